@@ -1,0 +1,31 @@
+# Two entry points (see README): `make demo` runs the main job, `make test` runs the test suite.
+# Both create the in-project virtual environment .venv/ from the pinned set in constraints.txt.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"segaudit needs Python 3.11, found {sys.version}"'
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/segaudit data synth --out reports/synthetic --n 600 --size 128 --seed 0 --skew-train
+	$(BIN)/segaudit data check reports/synthetic
+	$(BIN)/segaudit data preview reports/synthetic --out reports/synthetic/preview.png
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""segaudit's audits: metrics, statistics, fairness, privacy, the gate and the `segaudit` command."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `segaudit` command: a thin layer of argument parsing over functions a notebook can call."""

@@ -1,0 +1,52 @@
+"""Entry point of `segaudit`: builds the parser from each command group and maps errors to exit codes.
+
+Exit codes: 0 success, 1 gate failed, 2 bad input or usage (the message names the file, row or field),
+130 interrupted; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from audit import __version__
+from audit.cli import data_commands
+from models.errors import InputError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segaudit",
+        description="Fairness, privacy and documentation audits for human-segmentation models, "
+        "with the models they audit.",
+        epilog="Every command has --help. Exit codes: 0 ok, 1 gate failed, 2 bad input or usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"segaudit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    data_commands.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except InputError as error:
+        print(f"segaudit: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("segaudit: interrupted; nothing half-written was kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

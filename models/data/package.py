@@ -1,0 +1,241 @@
+"""Loading a dataset package and validating every part of it.
+
+A package is a folder with `dataset.yaml`, `manifest.csv` (or `manifest.parquet`), `images/` and `masks/`.
+`load_package` checks the spec and the manifest (columns, ids, splits, paths that stay inside the folder,
+attribute values); `verify_files` opens every image and mask (missing, unreadable, truncated, size mismatch,
+mask values outside the declared classes). All problems found are reported together, each naming the file
+and the row, as one `InputError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec, load_spec
+from models.data.writer import ID_PATTERN, MANIFEST_FILE, SPLITS
+from models.errors import InputError
+
+log = logging.getLogger(__name__)
+PARQUET_MANIFEST = "manifest.parquet"
+BASE_COLUMNS = ("id", "image", "mask", "split")
+MAX_REPORTED = 20
+
+
+@dataclass
+class DatasetPackage:
+    """A validated dataset package: its spec, its manifest as a DataFrame, and readers for its files.
+
+    In `manifest`, unknown categorical/ordinal values are the string `UNKNOWN` and unknown continuous
+    values are NaN.
+    """
+
+    root: Path
+    spec: DatasetSpec
+    manifest: pd.DataFrame
+    manifest_path: Path
+
+    @property
+    def manifest_sha256(self) -> str:
+        return hashlib.sha256(self.manifest_path.read_bytes()).hexdigest()
+
+    def split(self, name: str) -> pd.DataFrame:
+        """The manifest rows of one split (train, val or test), in manifest order."""
+        return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
+
+    def read_image(self, row: pd.Series | dict[str, Any]) -> np.ndarray:
+        """The RGB image of a manifest row as HxWx3 uint8."""
+        with Image.open(self.root / row["image"]) as image:
+            return np.array(image.convert("RGB"))
+
+    def read_mask(self, row: pd.Series | dict[str, Any]) -> np.ndarray:
+        """The mask of a manifest row as HxW uint8 class ids."""
+        with Image.open(self.root / row["mask"]) as mask:
+            return np.array(mask)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per split and per attribute value, for `segaudit data check` and the dataset card."""
+        splits = {s: int((self.manifest["split"] == s).sum()) for s in SPLITS}
+        attributes: dict[str, Any] = {}
+        for name, attribute in self.spec.attributes.items():
+            column = self.manifest[name]
+            if attribute.kind == "continuous":
+                known = column.dropna()
+                attributes[name] = {
+                    "kind": attribute.kind, "unit": attribute.unit, "known": int(known.size),
+                    "unknown": int(column.isna().sum()),
+                    "min": float(known.min()) if known.size else None,
+                    "median": float(known.median()) if known.size else None,
+                    "max": float(known.max()) if known.size else None,
+                }
+            else:
+                order = [*(attribute.values or ()), UNKNOWN]
+                table = pd.crosstab(column, self.manifest["split"]).reindex(index=order, columns=SPLITS,
+                                                                            fill_value=0)
+                attributes[name] = {
+                    "kind": attribute.kind,
+                    "counts": {v: {s: int(table.loc[v, s]) for s in SPLITS} for v in order},
+                }
+        return {"name": self.spec.name, "version": self.spec.version, "root": str(self.root),
+                "images": int(len(self.manifest)), "splits": splits, "attributes": attributes}
+
+
+def load_package(root: str | Path, verify: bool = False, progress: bool = False) -> DatasetPackage:
+    """Load and validate a package; with `verify`, also open every image and mask (see `verify_files`)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("not a folder: a dataset package is a folder with dataset.yaml and a manifest",
+                         path=root)
+    spec = load_spec(root / SPEC_FILE)
+    manifest_path, raw = _read_manifest(root)
+    manifest = _validate_manifest(raw, spec, root, manifest_path)
+    package = DatasetPackage(root=root, spec=spec, manifest=manifest, manifest_path=manifest_path)
+    if verify:
+        verify_files(package, progress=progress)
+    return package
+
+
+def _read_manifest(root: Path) -> tuple[Path, pd.DataFrame]:
+    csv_path, parquet_path = root / MANIFEST_FILE, root / PARQUET_MANIFEST
+    if csv_path.exists() and parquet_path.exists():
+        raise InputError(f"both {MANIFEST_FILE} and {PARQUET_MANIFEST} exist; keep exactly one", path=root)
+    if csv_path.exists():
+        try:
+            frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_filter=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InputError(f"not a readable CSV: {exc}", path=csv_path) from None
+        return csv_path, frame
+    if parquet_path.exists():
+        try:
+            frame = pd.read_parquet(parquet_path)
+        except Exception as exc:  # pyarrow raises many types for a broken file
+            raise InputError(f"not a readable Parquet file: {exc}", path=parquet_path) from None
+        return parquet_path, frame
+    raise InputError(f"missing: a dataset package needs {MANIFEST_FILE} or {PARQUET_MANIFEST}", path=root)
+
+
+def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: Path) -> pd.DataFrame:
+    columns = [str(c) for c in raw.columns]
+    missing = [c for c in (*BASE_COLUMNS, *spec.attributes) if c not in columns]
+    if missing:
+        raise InputError(f"missing columns {missing} (expected {[*BASE_COLUMNS, *spec.attributes]})", path=path)
+    undeclared = [c for c in columns if c not in BASE_COLUMNS and c not in spec.attributes]
+    if undeclared:
+        raise InputError(f"columns {undeclared} are not declared as attributes in {SPEC_FILE}", path=path)
+    if raw.empty:
+        raise InputError("the manifest has no rows", path=path)
+
+    problems: list[InputError] = []
+    seen: dict[str, int] = {}
+    parsed: dict[str, list[Any]] = {name: [] for name in spec.attributes}
+    resolved_root = root.resolve()
+    for index, record in enumerate(raw.to_dict("records"), start=1):
+        sample_id = _text(record["id"])
+        if not ID_PATTERN.match(sample_id):
+            problems.append(InputError(f"id {sample_id!r} must be non-empty letters, digits, '.', '_' or '-'",
+                                       path=path, row=index, field="id"))
+        elif sample_id in seen:
+            problems.append(InputError(f"duplicate id {sample_id!r} (first at row {seen[sample_id]})",
+                                       path=path, row=index, field="id"))
+        else:
+            seen[sample_id] = index
+        split = _text(record["split"])
+        if split not in SPLITS:
+            problems.append(InputError(f"split {split!r} is not one of {list(SPLITS)}",
+                                       path=path, row=index, field="split"))
+        for column in ("image", "mask"):
+            relative = _text(record[column])
+            target = (root / relative).resolve()
+            if not relative or Path(relative).is_absolute() or not target.is_relative_to(resolved_root):
+                problems.append(InputError(f"path {relative!r} escapes the dataset folder or is empty; paths "
+                                           "are relative to the folder and stay inside it",
+                                           path=path, row=index, field=column))
+        for name, attribute in spec.attributes.items():
+            try:
+                parsed[name].append(attribute.parse(record[name]))
+            except ValueError as exc:
+                parsed[name].append(None)
+                problems.append(InputError(str(exc), path=path, row=index, field=name))
+    _raise_all(problems, path)
+
+    manifest = pd.DataFrame({c: raw[c].map(_text) for c in BASE_COLUMNS})
+    for name, attribute in spec.attributes.items():
+        dtype = "float64" if attribute.kind == "continuous" else "object"
+        manifest[name] = pd.Series(parsed[name], dtype=dtype)
+    return manifest
+
+
+def verify_files(package: DatasetPackage, progress: bool = False) -> None:
+    """Open every image and mask: existence, decodability, equal sizes, mask values within the classes."""
+    from tqdm import tqdm
+
+    allowed = np.zeros(256, dtype=bool)
+    allowed[list(package.spec.classes)] = True
+    allowed[package.spec.ignore_index] = True
+    problems: list[InputError] = []
+    rows = package.manifest.to_dict("records")
+    for index, row in enumerate(tqdm(rows, desc="checking files", unit="img", disable=not progress), start=1):
+        problems.extend(_verify_row(package.root, row, index, allowed, package.spec.ignore_index))
+        if len(problems) >= MAX_REPORTED:
+            break
+    _raise_all(problems, package.root)
+
+
+def _verify_row(root: Path, row: dict[str, Any], index: int, allowed: np.ndarray,
+                ignore_index: int) -> Iterator[InputError]:
+    sizes: dict[str, tuple[int, int]] = {}
+    for column in ("image", "mask"):
+        file = root / row[column]
+        where = {"path": file, "row": index, "field": column}
+        if not file.is_file():
+            yield InputError(f"missing file (manifest row {index}, id {row['id']!r})", **where)
+            continue
+        try:
+            with Image.open(file) as opened:
+                opened.load()
+                if column == "image":
+                    sizes[column] = opened.size
+                    if opened.mode not in ("RGB", "RGBA", "L", "P"):
+                        yield InputError(f"unsupported image mode {opened.mode}", **where)
+                    continue
+                if opened.mode not in ("L", "P"):
+                    yield InputError(f"mask must be a single-channel PNG of class ids, got mode {opened.mode}",
+                                     **where)
+                    continue
+                sizes[column] = opened.size
+                values = np.unique(np.asarray(opened))
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            yield InputError(f"unreadable or truncated image (id {row['id']!r}): {exc}", **where)
+            continue
+        bad = values[~allowed[values]]
+        if bad.size:
+            yield InputError(f"mask values {bad.tolist()} are not declared classes (ignore_index "
+                             f"{ignore_index} aside)", **where)
+    if len(sizes) == 2 and sizes["image"] != sizes["mask"]:
+        yield InputError(f"image is {sizes['image'][0]}x{sizes['image'][1]} but mask is "
+                         f"{sizes['mask'][0]}x{sizes['mask'][1]} (id {row['id']!r})",
+                         path=root / row["mask"], row=index, field="mask")
+
+
+def _raise_all(problems: Iterable[InputError], where: Path) -> None:
+    problems = list(problems)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        shown = "\n  ".join(str(p) for p in problems[:MAX_REPORTED])
+        more = f"\n  ... and more (first {MAX_REPORTED} shown)" if len(problems) > MAX_REPORTED else ""
+        raise InputError(f"{len(problems)} problems found:\n  {shown}{more}", path=where)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip()
