@@ -6,9 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from models.data.spec import AttributeSpec, DatasetSpec
 from models.data.writer import PackageWriter
+
+# Tests run as two xdist workers on two cores: one intra-op thread each avoids oversubscription, which
+# makes small convolutions 20-30x slower.
+torch.set_num_threads(1)
 
 TINY_SPEC = DatasetSpec(
     name="tiny",

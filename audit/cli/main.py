@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from audit import __version__
-from audit.cli import data_commands
+from audit.cli import data_commands, model_commands
 from models.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     data_commands.register(commands)
+    model_commands.register(commands)
     return parser
 
 

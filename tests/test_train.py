@@ -1,0 +1,132 @@
+"""Training runs end to end: run folder, resume, checkpoints that round-trip and refuse corruption, DP-SGD."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from audit.cli.main import main
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.registry import MODELS, build
+from models.train import TrainConfig, compute_loss, train
+from tests.conftest import write_tiny_package
+
+TINY = {"size": 64, "batch_size": 2, "steps_per_epoch": 2, "lr": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def package64(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_package(tmp_path_factory.mktemp("data") / "tiny64", n=9, size=64)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_bundled_model_takes_a_training_step_and_predicts(name: str) -> None:
+    torch.manual_seed(0)
+    model = build(name, num_classes=2)
+    images, masks = torch.randn(2, 3, 64, 64), torch.randint(0, 2, (2, 64, 64))
+    masks[0, :4] = 255
+    model.train()
+    loss, logits = compute_loss(model, images, masks, torch.nn.CrossEntropyLoss(ignore_index=255))
+    assert torch.isfinite(loss) and logits.shape == (2, 2, 64, 64)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    with torch.no_grad():
+        assert model.eval()(images[:1]).shape == (1, 2, 64, 64)
+
+
+def test_run_folder_holds_config_history_checkpoints_and_curve(package64: Path, tmp_path: Path) -> None:
+    config = TrainConfig(model="sinet", epochs=2, **TINY)
+    result = train(package64, tmp_path / "run", config)
+    run = tmp_path / "run"
+    for name in ("config.json", "history.csv", "learning_curve.png", "result.json", "best/model.safetensors",
+                 "best/model.json", "last/state.safetensors"):
+        assert (run / name).exists(), name
+    with open(run / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert result.epochs_run == 2 and 0.0 <= result.best_val_miou <= 1.0
+    assert json.loads((run / "config.json").read_text())["model"] == "sinet"
+
+
+def test_resume_continues_from_the_last_epoch(package64: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(package64, run, TrainConfig(model="sinet", epochs=1, **TINY))
+    result = train(package64, run, TrainConfig(model="sinet", epochs=2, **TINY), resume=True)
+    with open(run / "history.csv") as handle:
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [0, 1]
+    assert result.epochs_run == 2
+
+
+def test_refuses_to_overwrite_a_run_without_resume(package64: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "something").write_text("x")
+    code = main(["train", "--data", str(package64), "--model", "sinet", "--out", str(tmp_path / "run")])
+    assert code == 2 and "--resume" in capsys.readouterr().err
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build("sinet", num_classes=2).eval()
+    save_checkpoint(tmp_path / "ckpt", model, model_name="sinet", num_classes=2,
+                    classes={0: "background", 1: "person"}, image_size=64)
+    loaded, config = load_checkpoint(tmp_path / "ckpt")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert config["model"] == "sinet" and config["classes"] == {"0": "background", "1": "person"}
+
+
+def test_corrupt_truncated_and_mismatched_checkpoints_are_exit_code_2(package64: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    model = build("sinet", num_classes=2)
+    ckpt = save_checkpoint(tmp_path / "ckpt", model, model_name="sinet", num_classes=2,
+                           classes={0: "background", 1: "person"}, image_size=64)
+    weights = ckpt / "model.safetensors"
+    original = weights.read_bytes()
+    weights.write_bytes(original[: len(original) // 2])
+    assert main(["eval", "--run", str(ckpt), "--data", str(package64)]) == 2
+    assert "sha256" in capsys.readouterr().err
+
+    config = json.loads((ckpt / "model.json").read_text())
+    weights.write_bytes(b"garbage" * 10)
+    config["weights_sha256"] = __import__("hashlib").sha256(weights.read_bytes()).hexdigest()
+    (ckpt / "model.json").write_text(json.dumps(config))
+    assert main(["eval", "--run", str(ckpt), "--data", str(package64)]) == 2
+    assert "safetensors" in capsys.readouterr().err
+
+    other = save_checkpoint(tmp_path / "other", build("unet_mobilenetv3", num_classes=2), model_name="sinet",
+                            num_classes=2, classes={0: "background", 1: "person"}, image_size=64)
+    assert main(["eval", "--run", str(other), "--data", str(package64)]) == 2
+    assert "do not fit model 'sinet'" in capsys.readouterr().err
+
+    (ckpt / "model.json").write_text("{not json")
+    assert main(["eval", "--run", str(ckpt), "--data", str(package64)]) == 2
+    assert "model.json" in capsys.readouterr().err
+
+
+def test_unknown_model_name_is_exit_code_2_listing_the_models(package64: Path, tmp_path: Path, capsys) -> None:
+    assert main(["train", "--data", str(package64), "--model", "resnet9000", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "resnet9000" in err and "alisnet" in err and "sinet" in err
+
+
+def test_models_command_lists_every_model_with_parameters(capsys) -> None:
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(MODELS)
+    sinet = next(r for r in rows if r["name"] == "sinet")
+    assert sinet["parameters"] == sum(p.numel() for p in build("sinet").parameters())
+
+
+def test_dp_sgd_run_records_the_epsilon_spent(package64: Path, tmp_path: Path) -> None:
+    config = TrainConfig(model="sinet", epochs=1, dp_epsilon=8.0, max_grad_norm=1.0, **TINY)
+    result = train(package64, tmp_path / "dp", config)
+    assert result.dp_epsilon_spent is not None and 0 < result.dp_epsilon_spent <= 8.0 + 1e-6
+    metadata = json.loads((tmp_path / "dp" / "last" / "model.json").read_text())["metadata"]
+    assert metadata["dp"]["epsilon_spent"] == pytest.approx(result.dp_epsilon_spent)
+    model, _ = load_checkpoint(tmp_path / "dp" / "last")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
