@@ -1,0 +1,12 @@
+"""The embedded default dataset: synthetic full-body people in rooms, with exact masks and attributes.
+
+`synthesize(out, n, seed, size, label_set, ...)` writes a dataset package; `SKEWED_TRAIN` is a group-weight
+preset with few dark Monk tones in train; `LABEL_SETS` lists the two mask vocabularies. Files, one idea each:
+monk (skin palette and shading), figure (body geometry), outfit (hair and clothes), sdf (shapes), canvas and
+parts (painting), scene (room, lighting, camera), render (one sample), generate (the package).
+"""
+
+from models.data.synth.attributes import ATTRIBUTES, SKEWED_TRAIN
+from models.data.synth.generate import LABEL_SETS, synthesize
+
+__all__ = ["ATTRIBUTES", "LABEL_SETS", "SKEWED_TRAIN", "synthesize"]
