@@ -135,7 +135,12 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
 
     started, stopped = time.monotonic(), "epochs"
     epoch = start_epoch - 1
+    epoch_seconds: list[float] = []
     for epoch in range(start_epoch, config.epochs):
+        if _out_of_time(config.max_minutes, time.monotonic() - started, epoch_seconds):
+            stopped = "time-budget"
+            epoch -= 1
+            break
         epoch_start = time.monotonic()
         train_loader.dataset.set_epoch(epoch)
         train_loss = _train_one_epoch(model, train_loader, optimizer, criterion, config, epoch, progress)
@@ -163,13 +168,11 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
             "accountant": engine.accountant.state_dict() if engine is not None else None,
         })
         _write_history(run_dir, history)
+        epoch_seconds.append(time.monotonic() - epoch_start)
         log.info("epoch %d: loss %.4f, val mIoU %.4f%s", epoch, train_loss, scores.miou,
                  f", epsilon {epsilon:.2f}" if epsilon is not None else "")
         if bad_epochs >= config.early_stop_patience:
             stopped = "early-stopping"
-            break
-        if config.max_minutes is not None and (time.monotonic() - started) / 60 >= config.max_minutes:
-            stopped = "time-budget"
             break
     plot_learning_curve(run_dir)
     epsilon = engine.get_epsilon(config.dp_delta) if engine is not None else None
@@ -206,6 +209,13 @@ def _train_one_epoch(model: nn.Module, loader, optimizer, criterion, config: Tra
         bar.update()
     bar.close()
     return float(np.mean(losses)) if losses else math.nan
+
+
+def _out_of_time(max_minutes: float | None, elapsed_seconds: float, epoch_seconds: list[float]) -> bool:
+    """True when another epoch (as long as the mean so far) would end past the time budget."""
+    if max_minutes is None or not epoch_seconds:
+        return False
+    return elapsed_seconds + float(np.mean(epoch_seconds)) > max_minutes * 60
 
 
 def compute_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor,

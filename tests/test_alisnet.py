@@ -55,7 +55,7 @@ def test_train_and_eval_outputs_are_logits_at_input_resolution(num_classes: int)
 def test_parameter_count_at_width_one_is_about_three_million() -> None:
     model = alisnet(2)
     n = sum(p.numel() for p in model.parameters())
-    assert 3.0e6 <= n <= 3.5e6, n  # measured 3,214,960: ~3 MB as int8
+    assert 2.8e6 <= n <= 3.2e6, n  # measured 2,945,776 (64-channel aggregation): ~3 MB as int8
     # the 1280-channel conv and classifier of MnasNet are gone
     assert not any(isinstance(m, nn.Conv2d) and m.out_channels == 1280 for m in model.modules())
 

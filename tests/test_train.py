@@ -130,3 +130,12 @@ def test_dp_sgd_run_records_the_epsilon_spent(package64: Path, tmp_path: Path) -
     assert metadata["dp"]["epsilon_spent"] == pytest.approx(result.dp_epsilon_spent)
     model, _ = load_checkpoint(tmp_path / "dp" / "last")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+
+
+def test_time_budget_stops_before_an_epoch_that_would_overrun() -> None:
+    from models.train import _out_of_time
+
+    assert not _out_of_time(None, 10_000.0, [60.0])
+    assert not _out_of_time(15.0, 0.0, [])  # the first epoch always runs
+    assert not _out_of_time(15.0, 780.0, [60.0, 60.0])  # 13 min + 1 min fits in 15
+    assert _out_of_time(15.0, 850.0, [60.0, 60.0])  # 14.2 min + 1 min does not
