@@ -42,7 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--empirical-weights", type=_floats, default=None, metavar="W0,W1,...",
                        help="the per-class weights for --class-weights empirical")
     train.add_argument("--early-stop", type=int, default=3, help="epochs without improvement before stopping")
-    train.add_argument("--max-minutes", type=float, default=None, help="time budget: no epoch starts that would end past it")
+    train.add_argument("--max-minutes", type=float, default=None,
+                       help="time budget: no epoch starts that would end past it")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--workers", type=int, default=0, help="data loader worker processes (0)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
