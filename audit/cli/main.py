@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from audit import __version__
-from audit.cli import data_commands, model_commands
+from audit.cli import data_commands, fairness_command, model_commands
 from models.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     data_commands.register(commands)
     model_commands.register(commands)
+    fairness_command.register(commands)
     return parser
 
 

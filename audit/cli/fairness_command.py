@@ -1,0 +1,197 @@
+"""`segaudit fairness`: per-subgroup metrics with honest statistics, a thin layer over audit.fairness."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from audit.cli.table import format_table
+from models.errors import InputError
+
+DESCRIPTION = """\
+Does the model segment some people worse than others, and how sure are we?
+
+Three ways in, one per-image table out (kept as OUT/table.csv):
+  --model M --data DIR          run the model (checkpoint folder or .pte) over a split of the package
+  --data DIR --predictions PRED score a folder of predicted masks PRED/<id>.png (from any model or runtime)
+  --table T                     a per-image table (.csv or .parquet) with id, metric and attribute columns;
+                                add --data DIR to take attribute kinds and value order from its dataset.yaml
+
+Groups: every attribute (unknown values as the group 'unknown'); continuous attributes are binned (quartiles,
+or --bins) and also tested as a trend (Spearman's rho with CI and p-value); --intersections a:b adds the cells
+of two attributes that hold at least --min-group-size images. Groups too small to test are listed with
+their n as insufficient, never dropped.
+
+Statistics per attribute: n, mean of the per-image metric (the pooled metric beside it) and a stratified
+bootstrap CI per group; worst, best, average and the worst-to-average gap; Kruskal-Wallis across groups;
+each group against the rest (or the best) by Mann-Whitney U (or a permutation test), Holm (or BH) corrected,
+with the difference in means and its CI and Cliff's delta; the smallest shortfall each group's n can detect.
+
+Verdict per attribute:
+  fail          a group falls short of the reference by more than --margin and that is significant
+                after correction
+  pass          every group's shortfall has its CI upper bound below --margin (equivalence shown)
+  inconclusive  anything else, with the reason: "not significant" alone never passes
+
+Writes OUT/fairness.json, OUT/fairness.csv, OUT/table.csv and OUT/plots/*.png (forest plot with the margin
+band and distribution per attribute, heatmap per intersection), atomically. Metric values are fractions in
+[0, 1]; --margin 0.01 is 1 IoU point. Exit code 0 whatever the verdicts (the gate judges them), 2 on bad
+input."""
+
+EPILOG = """\
+examples:
+  segaudit fairness --model runs/alisnet/best --data reports/synthetic --out reports/fairness
+  segaudit fairness --data reports/synthetic --predictions phone_masks/ --intersections skin_tone:body_shape \\
+      --out reports/fairness-phone
+  segaudit fairness --table per_image.csv --attributes skin_tone,height_cm --bins height_cm=150,170,190 \\
+      --reference best --correction bh --out reports/fairness-vendor"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("fairness", help="per-subgroup metrics, tests and verdicts (fairness audit)",
+                            description=DESCRIPTION, epilog=EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_argument_group("input (one of the three ways in)")
+    source.add_argument("--model", type=Path, help="checkpoint folder (or run folder with best/) or .pte program")
+    source.add_argument("--data", type=Path, help="dataset package folder")
+    source.add_argument("--predictions", type=Path, help="folder of predicted masks <id>.png (class ids)")
+    source.add_argument("--table", type=Path, help="per-image table, .csv or .parquet")
+    source.add_argument("--split", choices=("train", "val", "test", "all"), default="test",
+                        help="which images of the package to audit (default test)")
+    source.add_argument("--batch-size", type=int, default=16, help="inference batch size for --model (16)")
+    what = p.add_argument_group("what to audit")
+    what.add_argument("--metric", default="iou",
+                      help="metric column: iou (person IoU, or mean over classes), dice, boundary_iou, "
+                      "pixel_accuracy or iou_<class> (default iou)")
+    what.add_argument("--attributes", type=_names, default=None, metavar="A,B",
+                      help="attributes to audit (default: all)")
+    what.add_argument("--intersections", action="append", type=_pairs, default=[], metavar="A:B[,C:D]",
+                      help="pairs of attributes whose cells are audited too (repeatable)")
+    what.add_argument("--min-group-size", type=int, default=30,
+                      help="images an intersection cell needs to be tested (default 30)")
+    what.add_argument("--bins", action="append", type=_bins, default=[], metavar="ATTR=C1,C2,...|ATTR=qK",
+                      help="bins of a continuous attribute: cut points, or K quantile bins (default q4)")
+    stats = p.add_argument_group("statistics")
+    stats.add_argument("--margin", type=float, default=0.01,
+                       help="largest shortfall that still counts as fair, as a fraction (default 0.01 = 1 point)")
+    stats.add_argument("--alpha", type=float, default=0.05, help="error rate; CIs are 1 - alpha (default 0.05)")
+    stats.add_argument("--correction", choices=("holm", "bh"), default="holm",
+                       help="multiple comparisons: Holm (family-wise) or Benjamini-Hochberg (FDR)")
+    stats.add_argument("--reference", choices=("rest", "best"), default="rest",
+                       help="compare each group with all other images or with the best group (default rest)")
+    stats.add_argument("--test", choices=("mann-whitney", "permutation"), default="mann-whitney",
+                       help="test of each group against its reference (default mann-whitney)")
+    stats.add_argument("--omnibus-permutation", action="store_true",
+                       help="add a permutation test of the largest gap (slower: O(permutations x images))")
+    stats.add_argument("--permutations", type=int, default=2000, help="resamples of permutation tests (2000)")
+    stats.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    stats.add_argument("--ci-method", choices=("percentile", "bca"), default="percentile",
+                       help="bootstrap interval (default percentile)")
+    stats.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
+    stats.add_argument("--workers", type=int, default=1,
+                       help="threads analysing attributes side by side; same results for any number (default 1)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, required=True,
+                     help="output folder (new, empty, or a previous fairness output, which is replaced)")
+    out.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(handler=run_fairness)
+
+
+def run_fairness(args: argparse.Namespace) -> int:
+    from audit import metrics
+    from audit.fairness import FairnessConfig, audit_fairness, write_outputs
+    from models.data import load_package
+
+    spec, source = None, None
+    if args.table is not None:
+        if args.model is not None or args.predictions is not None:
+            raise InputError("give --table alone (optionally with --data for attribute kinds), not with "
+                             "--model or --predictions", field="--table")
+        table = metrics.read_table(args.table)
+        source = args.table
+        if args.data is not None:
+            spec = load_package(args.data).spec
+    elif args.data is None:
+        raise InputError("give one of: --model M --data DIR, --data DIR --predictions PRED, or --table T",
+                         field="--data")
+    elif args.model is not None and args.predictions is not None:
+        raise InputError("give --model or --predictions, not both", field="--predictions")
+    elif args.model is not None:
+        package = load_package(args.data)
+        spec = package.spec
+        model = args.model / "best" if (args.model / "best").is_dir() else args.model
+        from models.runtime import Segmenter
+
+        table = metrics.table_from_segmenter(Segmenter(model, batch_size=args.batch_size), package,
+                                             split=args.split, progress=True)
+    elif args.predictions is not None:
+        package = load_package(args.data)
+        spec = package.spec
+        table = metrics.table_from_predictions(package, args.predictions, split=args.split, progress=True)
+    else:
+        raise InputError("--data needs --model or --predictions (or use --table)", field="--data")
+
+    config = FairnessConfig(
+        metric=args.metric, margin=args.margin, alpha=args.alpha, correction=args.correction,
+        reference=args.reference, test=args.test, bootstrap=args.bootstrap, ci_method=args.ci_method,
+        seed=args.seed, attributes=args.attributes,
+        intersections=tuple(pair for group in args.intersections for pair in group),
+        min_group_size=args.min_group_size, bins=dict(args.bins), omnibus_permutation=args.omnibus_permutation,
+        permutations=args.permutations, workers=args.workers)
+    result = audit_fairness(table, spec, config, source=source)
+    write_outputs(result, args.out, table, plots=not args.no_plots)
+    _print_summary(result)
+    print(f"wrote {args.out}/fairness.json, fairness.csv, table.csv" + ("" if args.no_plots else ", plots/"))
+    return 0
+
+
+def _print_summary(result) -> None:
+    rows = []
+    for r in result.results():
+        worst = r.gap.worst if r.gap else "-"
+        gap = 100 * r.gap.gap if r.gap else float("nan")
+        p = r.omnibus.p_value if r.omnibus and r.omnibus.p_value is not None else float("nan")
+        rows.append([r.name, len(r.groups), worst, gap, p, r.verdict])
+    print(f"{result.n_images} images, metric {result.config.metric} ({result.aggregation}), "
+          f"overall mean {result.overall['mean']:.4f}, margin {100 * result.config.margin:.2f} points")
+    print(format_table(["attribute", "groups", "worst", "gap to avg (pts)", "kruskal p", "verdict"], rows))
+    for r in result.results():
+        print(f"- {r.name}: {r.verdict}: {r.reason}")
+    for t in result.trends.values():
+        if t.rho is None:
+            print(f"- trend {t.attribute}: {t.note}")
+        else:
+            print(f"- trend {t.attribute} ({t.x}): rho {t.rho:+.3f} ({100 * t.confidence:g}% CI {t.ci_low:+.3f} to "
+                  f"{t.ci_high:+.3f}), p={t.p_value:.3g}, n={t.n}")
+    print(f"overall verdict: {result.verdict}")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated attribute names")
+    return names
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) != 2 or not all(parts):
+            raise argparse.ArgumentTypeError(f"expected A:B (two attribute names), got {item!r}")
+        pairs.append((parts[0], parts[1]))
+    return pairs
+
+
+def _bins(text: str) -> tuple[str, int | list[float]]:
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip() or not spec.strip():
+        raise argparse.ArgumentTypeError(f"expected ATTR=C1,C2,... or ATTR=qK, got {text!r}")
+    spec = spec.strip()
+    try:
+        if spec.lower().startswith("q"):
+            return name.strip(), int(spec[1:])
+        return name.strip(), [float(v) for v in spec.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected cut points like 150,170,190 or quantiles like q4, got {spec!r}")\
+            from None

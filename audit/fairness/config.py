@@ -1,0 +1,126 @@
+"""What a fairness audit is asked: the metric, the margin, the error rates and how hard to look.
+
+Every field has the default the issue and the CLI document; a bad value is an `InputError` naming the field.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.errors import InputError
+
+CORRECTIONS = ("holm", "bh")
+REFERENCES = ("rest", "best")
+TESTS = ("mann-whitney", "permutation")
+CI_METHODS = ("percentile", "bca")
+TREND_CIS = ("auto", "bootstrap", "bonett-wright")
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Settings of a fairness audit.
+
+    metric: per-image metric column (fractions in [0, 1]). margin: the largest shortfall of a group, as a
+    fraction (0.01 = 1 IoU point), that still counts as fair. alpha: error rate of every test and 1 - the
+    confidence of every interval. correction: 'holm' (family-wise error) or 'bh' (false discovery rate) over
+    the groups of one attribute. reference: compare each group with 'rest' (all other images) or 'best' (the
+    group with the highest mean). test: 'mann-whitney' or 'permutation' (of the difference in means).
+    bootstrap: resamples for the stratified bootstrap CIs; ci_method 'percentile' or 'bca'.
+    attributes: which attributes to audit (None: every declared one). intersections: pairs of attributes;
+    their cells need at least `min_group_size` images. bins: per continuous attribute, a list of cut points
+    or a number of quantile bins (default `quantiles`). power: the power for detectable gaps and needed n.
+    omnibus_permutation: add the permutation test of the largest gap (O(permutations * n), off by default).
+    trend_ci: 'auto' uses the paired bootstrap up to `trend_bootstrap_max_n` values, Bonett-Wright above.
+    workers: threads analysing groupings side by side (the results are identical for any number).
+    """
+
+    metric: str = "iou"
+    margin: float = 0.01
+    alpha: float = 0.05
+    correction: str = "holm"
+    reference: str = "rest"
+    test: str = "mann-whitney"
+    bootstrap: int = 2000
+    ci_method: str = "percentile"
+    seed: int = 0
+    attributes: tuple[str, ...] | None = None
+    intersections: tuple[tuple[str, str], ...] = ()
+    min_group_size: int = 30
+    bins: Mapping[str, int | Sequence[float]] = field(default_factory=dict)
+    quantiles: int = 4
+    power: float = 0.8
+    omnibus_permutation: bool = False
+    permutations: int = 2000
+    trend_ci: str = "auto"
+    trend_bootstrap_max_n: int = 5000
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        _probability(self.alpha, "alpha")
+        _probability(self.power, "power")
+        if not isinstance(self.margin, numbers.Real) or not 0.0 <= float(self.margin) < 1.0:
+            raise InputError(f"must be a fraction in [0, 1) (0.01 = 1 point), got {self.margin!r}", field="margin")
+        _choice(self.correction, CORRECTIONS, "correction")
+        _choice(self.reference, REFERENCES, "reference")
+        _choice(self.test, TESTS, "test")
+        _choice(self.ci_method, CI_METHODS, "ci_method")
+        _choice(self.trend_ci, TREND_CIS, "trend_ci")
+        for name, minimum in (("bootstrap", 100), ("permutations", 100), ("seed", 0), ("min_group_size", 2),
+                              ("quantiles", 2), ("trend_bootstrap_max_n", 4), ("workers", 1)):
+            _integer(getattr(self, name), name, minimum)
+        if self.attributes is not None:
+            object.__setattr__(self, "attributes", tuple(str(a) for a in self.attributes))
+        pairs = []
+        for pair in self.intersections:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise InputError(f"an intersection is two different attributes, got {pair!r}",
+                                 field="intersections")
+            pairs.append((str(pair[0]), str(pair[1])))
+        object.__setattr__(self, "intersections", tuple(pairs))
+        object.__setattr__(self, "bins", {str(k): _bins(v, str(k)) for k, v in dict(self.bins).items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as they appear in fairness.json."""
+        return {"metric": self.metric, "alpha": self.alpha, "margin": self.margin, "correction": self.correction,
+                "reference": self.reference, "test": self.test, "bootstrap": self.bootstrap,
+                "ci_method": self.ci_method, "seed": self.seed, "min_group_size": self.min_group_size,
+                "power": self.power, "omnibus_permutation": self.omnibus_permutation,
+                "permutations": self.permutations, "trend_ci": self.trend_ci,
+                "bins": {k: v if isinstance(v, int) else list(v) for k, v in self.bins.items()},
+                "quantiles": self.quantiles}
+
+
+def _probability(value: Any, name: str) -> None:
+    if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
+        raise InputError(f"must be a number strictly between 0 and 1, got {value!r}", field=name)
+
+
+def _choice(value: Any, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise InputError(f"must be one of {list(choices)}, got {value!r}", field=name)
+
+
+def _integer(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InputError(f"must be an integer >= {minimum}, got {value!r}", field=name)
+
+
+def _bins(value: Any, name: str) -> int | tuple[float, ...]:
+    """A number of quantile bins (>= 2) or strictly increasing finite cut points (at least one)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 2:
+            raise InputError(f"needs at least 2 quantile bins, got {value}", field=f"bins.{name}")
+        return int(value)
+    try:
+        edges = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise InputError(f"must be a number of quantile bins or a list of cut points, got {value!r}",
+                         field=f"bins.{name}") from None
+    if not edges or any(e != e or e in (float("inf"), float("-inf")) for e in edges) or \
+            any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise InputError(f"cut points must be finite and strictly increasing, got {list(edges)}",
+                         field=f"bins.{name}")
+    return edges

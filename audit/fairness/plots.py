@@ -1,0 +1,132 @@
+"""Figures of a fairness audit (matplotlib, Agg backend, PNG): what a reviewer looks at first.
+
+- forest plot per attribute: left, each group's mean with its CI and the overall mean; right, each group's
+  difference from its reference with its CI, zero, and the margin band [-margin, +margin];
+- distribution per attribute: the per-image metric of each group (box: quartiles, whiskers: 5th-95th
+  percentile, n beside it), so a mean is never read without its spread;
+- heatmap per intersection: cell means, n in each cell, cells below the minimum group size greyed out.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from audit.fairness.config import FairnessConfig  # noqa: E402
+from audit.fairness.result import OK, FairnessResult, GroupingResult  # noqa: E402
+from audit.fairness.subgroups import Grouping  # noqa: E402
+
+COLORS = {"pass": "#2e7d32", "fail": "#c62828", "inconclusive": "#ef6c00"}
+_UNSAFE = re.compile(r"[^a-z0-9]+")
+
+
+def slug(name: str) -> str:
+    """A grouping's name as part of a file name ('skin_tone × body_shape' -> 'skin_tone__body_shape')."""
+    return "__".join(_UNSAFE.sub("_", part.lower()).strip("_") for part in name.split(" × "))
+
+
+def write_plots(result: FairnessResult, folder: Path) -> list[Path]:
+    """Every figure of `result` into `folder`; returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in result.results():
+        written.append(forest_plot(r, result.config, result.overall["mean"], folder / f"forest_{slug(r.name)}.png"))
+        grouping = result.groupings[r.name]
+        if r.scope == "intersection":
+            written.append(heatmap(r, grouping, result.config.metric, folder / f"heatmap_{slug(r.name)}.png"))
+        else:
+            written.append(distribution_plot(r, grouping, result.values, result.config.metric,
+                                             folder / f"distribution_{slug(r.name)}.png"))
+    return written
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def forest_plot(r: GroupingResult, config: FairnessConfig, overall: float, path: Path) -> Path:
+    margin, metric = config.margin, config.metric
+    groups = [g for g in r.groups if g.status == OK]
+    small = [g for g in r.groups if g.status != OK]
+    height = 1.4 + 0.32 * max(len(groups), 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, height), sharey=True, layout="constrained")
+    y = np.arange(len(groups))[::-1]
+    if groups:
+        means = np.array([g.mean for g in groups])
+        err = np.array([[g.mean - g.ci_low, g.ci_high - g.mean] for g in groups]).T
+        left.errorbar(means, y, xerr=err, fmt="o", color="#1f4e79", capsize=3)
+        left.set_yticks(y, [f"{g.group} (n={g.n})" for g in groups])
+    left.axvline(overall, color="grey", linestyle=":", label="all images")
+    left.set_xlabel(f"mean per-image {metric} ({100 * (1 - config.alpha):g}% CI)" if groups else metric)
+    left.legend(loc="best", fontsize=8, framealpha=0.8)
+    by_group = {c.group: c for c in r.comparisons}
+    right.axvspan(-margin, margin, color="#c8e6c9", alpha=0.6, label=f"margin ±{100 * margin:.2f} pts")
+    right.axvline(0.0, color="grey", linewidth=0.8)
+    for yi, g in zip(y, groups, strict=True):
+        c = by_group.get(g.group)
+        if c is None:
+            right.plot([0.0], [yi], marker="D", color="grey")  # the reference group itself
+            continue
+        color = "#c62828" if c.significant and c.difference < 0 else "#1f4e79"
+        right.errorbar([c.difference], [yi], xerr=[[c.difference - c.ci_low], [c.ci_high - c.difference]],
+                       fmt="o", color=color, capsize=3)
+    reference = r.comparisons[0].reference if r.comparisons else "reference"
+    right.set_xlabel(f"difference from {'the rest' if reference == 'rest' else repr(reference)}")
+    right.legend(loc="best", fontsize=8, framealpha=0.8)
+    title = f"{r.name}: {r.verdict}"
+    if small:
+        title += f"  ({len(small)} group(s) too small to test: " + ", ".join(f"{g.group} n={g.n}" for g in small[:4])
+        title += ", ..." if len(small) > 4 else ""
+        title += ")"
+    fig.suptitle(title, color=COLORS.get(r.verdict, "black"), fontsize=10)
+    return _save(fig, path)
+
+
+def distribution_plot(r: GroupingResult, grouping: Grouping, values: np.ndarray, metric: str, path: Path) -> Path:
+    present = [(i, g) for i, g in enumerate(r.groups) if g.n > 0]
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * max(len(present), 1)), layout="constrained")
+    order = np.argsort(grouping.codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(grouping.codes, minlength=len(grouping.labels)))])
+    data = [values[order[bounds[i]:bounds[i + 1]]] for i, _ in present]
+    if data:
+        ax.boxplot(data[::-1], orientation="horizontal", whis=(5, 95), showfliers=False, widths=0.6, showmeans=True,
+                   meanprops={"marker": "D", "markerfacecolor": "#1f4e79", "markeredgecolor": "#1f4e79"})
+        ax.set_yticks(np.arange(1, len(present) + 1), [f"{g.group} (n={g.n})" for _, g in present][::-1])
+    ax.set_xlabel(f"per-image {metric} (box: quartiles, whiskers: 5th-95th percentile, diamond: mean)")
+    ax.set_title(f"{r.name}: distribution per group", fontsize=10)
+    return _save(fig, path)
+
+
+def heatmap(r: GroupingResult, grouping: Grouping, metric: str, path: Path) -> Path:
+    rows, cols = grouping.axes or ((), ())
+    means = np.full((len(rows), len(cols)), np.nan)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * len(cols), 1.2 + 0.5 * len(rows)), layout="constrained")
+    for k, g in enumerate(r.groups):
+        if g.status == OK:
+            means[divmod(k, len(cols))] = g.mean
+    ax.imshow(np.ones_like(means), cmap="Greys", vmin=0, vmax=5, aspect="auto")  # grey: cells not tested
+    image = ax.imshow(np.ma.masked_invalid(means), cmap="viridis", aspect="auto")
+    middle = np.nanmean([np.nanmin(means), np.nanmax(means)]) if np.isfinite(means).any() else 0.0
+    for k, g in enumerate(r.groups):
+        i, j = divmod(k, len(cols))
+        if g.status == OK:
+            color = "white" if g.mean < middle else "black"
+            ax.text(j, i, f"{g.mean:.3f}\nn={g.n}", ha="center", va="center", fontsize=7, color=color)
+        else:
+            ax.text(j, i, f"n={g.n}", ha="center", va="center", fontsize=7, color="#555555")
+    fig.colorbar(image, ax=ax, label=f"mean per-image {metric}")
+    ax.set_xticks(np.arange(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(np.arange(len(rows)), rows)
+    a, b = r.attributes
+    ax.set_xlabel(b)
+    ax.set_ylabel(a)
+    ax.set_title(f"{r.name}: {r.verdict} (grey: n < {r.min_size})", fontsize=10, color=COLORS.get(r.verdict))
+    return _save(fig, path)
