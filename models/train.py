@@ -110,8 +110,9 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
     num_classes = package.spec.num_classes
 
     model = build(config.model, num_classes=num_classes, **config.model_cfg)
-    if config.dp is not None:
-        model = replace_batchnorm(model)
+    # DP-SGD needs GroupNorm for BatchNorm; otherwise NHWC lets oneDNN take the convolutions (about 20 %
+    # faster CPU training steps for ALiSNet).
+    model = replace_batchnorm(model) if config.dp is not None else model.to(memory_format=torch.channels_last)
     criterion = build_loss(config.loss, num_classes, class_weights=_class_weights(package, config))
     train_loader = make_loader(package, "train", size=config.size, batch_size=config.batch_size, augment=True,
                                seed=config.seed, num_workers=config.workers)
@@ -201,6 +202,8 @@ def _train_one_epoch(model: nn.Module, loader, optimizer, criterion, config: Tra
             optimizer.step()
             bar.update()
             continue
+        if config.dp is None:
+            images = images.contiguous(memory_format=torch.channels_last)
         loss, _ = compute_loss(model, images, masks, criterion)
         loss.backward()
         optimizer.step()

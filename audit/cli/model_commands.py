@@ -109,7 +109,10 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{args.split}: mIoU {scores.miou:.4f}, pixel accuracy {scores.pixel_accuracy:.4f}, "
           f"mean F1 {scores.mean_f1:.4f}, mean boundary IoU {scores.mean_boundary_iou:.4f} "
           f"({scores.num_images} images)")
-    rows = [[i, float(scores.iou[i]), float(scores.f1[i]),
+    from models.checkpoint import read_checkpoint_config
+
+    names = read_checkpoint_config(checkpoint)["classes"]
+    rows = [[names.get(str(i), str(i)), float(scores.iou[i]), float(scores.f1[i]),
              float(scores.boundary_iou[i]) if scores.boundary_iou is not None else float("nan")]
             for i in range(len(scores.iou))]
     print(format_table(["class", "IoU", "F1", "boundary IoU"], rows))
