@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from audit import __version__
-from audit.cli import data_commands, fairness_command, model_commands, quantize_command
+from audit.cli import data_commands, fairness_command, gate_command, model_commands, quantize_command
 from models.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.register(commands)
     fairness_command.register(commands)
     quantize_command.register(commands)
+    gate_command.register(commands)
     return parser
 
 
