@@ -5,9 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint setup clean chromium
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# The HTML report is tested in a real headless Chromium: Debian's package, driven by Playwright (never
+# `playwright install`, which downloads a browser). Installed once, only when missing.
+chromium:
+	@test -x /usr/bin/chromium || { (apt-get update -qq || sudo apt-get update -qq) && \
+	  (apt-get install -y --no-install-recommends chromium || sudo apt-get install -y --no-install-recommends chromium); }
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"segaudit needs Python 3.11, found {sys.version}"'
@@ -23,7 +29,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 

@@ -61,7 +61,8 @@ def forest_plot(r: GroupingResult, config: FairnessConfig, overall: float, path:
     y = np.arange(len(groups))[::-1]
     if groups:
         means = np.array([g.mean for g in groups])
-        err = np.array([[g.mean - g.ci_low, g.ci_high - g.mean] for g in groups]).T
+        # A percentile CI need not contain the mean (skewed or tied values): bars start at the estimate then.
+        err = np.clip(np.array([[g.mean - g.ci_low, g.ci_high - g.mean] for g in groups]).T, 0.0, None)
         left.errorbar(means, y, xerr=err, fmt="o", color="#1f4e79", capsize=3)
         left.set_yticks(y, [f"{g.group} (n={g.n})" for g in groups])
     left.axvline(overall, color="grey", linestyle=":", label="all images")
@@ -76,7 +77,8 @@ def forest_plot(r: GroupingResult, config: FairnessConfig, overall: float, path:
             right.plot([0.0], [yi], marker="D", color="grey")  # the reference group itself
             continue
         color = "#c62828" if c.significant and c.difference < 0 else "#1f4e79"
-        right.errorbar([c.difference], [yi], xerr=[[c.difference - c.ci_low], [c.ci_high - c.difference]],
+        right.errorbar([c.difference], [yi], xerr=[[max(c.difference - c.ci_low, 0.0)],
+                                                   [max(c.ci_high - c.difference, 0.0)]],
                        fmt="o", color=color, capsize=3)
     reference = r.comparisons[0].reference if r.comparisons else "reference"
     right.set_xlabel(f"difference from {'the rest' if reference == 'rest' else repr(reference)}")

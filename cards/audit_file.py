@@ -1,0 +1,52 @@
+"""Reading audit.json (docs/audit-json.md): the only thing cards know about an audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+
+SCHEMA_VERSION = 1
+REQUIRED = ("model", "dataset", "performance", "fairness", "provenance")
+
+
+def load_audit(path: str | Path) -> dict[str, Any]:
+    """audit.json as a dict, checked for its schema version and its required blocks."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "audit.json"
+    if not path.is_file():
+        raise InputError("missing: expected an audit.json written by `segaudit audit`", path=path)
+    try:
+        audit = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON: {exc}", path=path) from None
+    if not isinstance(audit, dict):
+        raise InputError("expected a JSON object at the top level", path=path)
+    if audit.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(f"schema_version {audit.get('schema_version')!r} is not supported (expected "
+                         f"{SCHEMA_VERSION})", path=path, field="schema_version")
+    for key in REQUIRED:
+        if not isinstance(audit.get(key), dict):
+            raise InputError("missing or not an object", path=path, field=key)
+    return audit
+
+
+def need(audit: dict[str, Any], dotted: str, source: str | Path | None = None) -> Any:
+    """The value at `dotted` ('provenance.finished'); an InputError naming the field when it is absent."""
+    value: Any = audit
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or value.get(key) is None:
+            raise InputError("missing from audit.json", path=source, field=dotted)
+        value = value[key]
+    return value
+
+
+def audit_date(audit: dict[str, Any], source: str | Path | None = None) -> str:
+    """The day the audit finished (YYYY-MM-DD), the 'as of' date of every statement in a card."""
+    finished = str(need(audit, "provenance.finished", source))
+    if len(finished) < 10 or finished[4] != "-" or finished[7] != "-":
+        raise InputError(f"expected an ISO timestamp, got {finished!r}", path=source, field="provenance.finished")
+    return finished[:10]

@@ -1,0 +1,198 @@
+"""Card facts: what people write about a model or a dataset (YAML), checked field by field.
+
+A facts file holds what no audit can compute: who owns the model, what it is for, where it must not be used, the
+known applications and their AI Act risk, caveats, authors. `check_facts` lists every required field that is
+missing, invalid, or still a placeholder; `complete_facts` returns the facts with every such gap filled by a
+visible marker, for `--draft` cards.
+
+Placeholder convention: a text that is empty, starts with TODO, TBD or FIXME, or is a single `<...>` (such as
+`<team name>`) is a placeholder, not a fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from models.errors import InputError
+
+PLACEHOLDER = re.compile(r"^\s*$|^\s*(TODO|TBD|FIXME)\b|^\s*<[^<>]*>\s*$", re.IGNORECASE)
+STATUSES = ("Under Preparation", "Regularly Updated", "Actively Maintained", "Limited Maintenance", "Deprecated")
+AI_ACT_RISKS = ("Minimal", "Limited", "High", "Unacceptable")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One field: kind 'text' | 'date' | 'bool' | 'choice' | 'number'; optional fields may be absent."""
+
+    kind: str = "text"
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Records:
+    """A list of records, each a mapping with `fields`; at least `min_items` of them."""
+
+    fields: dict[str, Any]
+    min_items: int = 1
+    required: bool = True
+
+
+TEXT, DATE, BOOL, NUMBER = Leaf("text"), Leaf("date"), Leaf("bool"), Leaf("number")
+OPTIONAL_TEXT = Leaf("text", required=False)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A required field that is missing, invalid or a placeholder."""
+
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+def load_facts(path: str | Path) -> dict[str, Any]:
+    """The facts YAML as a mapping (dates as ISO text); InputError if it is not readable YAML or not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("missing: expected a YAML file of card facts", path=path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid YAML: {exc}", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError(f"expected a mapping of fields at the top level, got {type(data).__name__}", path=path)
+    return _dates_as_text(data)
+
+
+def check_facts(facts: dict[str, Any], schema: dict[str, Any]) -> list[Gap]:
+    """Every gap in `facts` against `schema`, in schema order (unknown fields included, to catch typos)."""
+    gaps: list[Gap] = []
+    _check_mapping(schema, facts, "", gaps)
+    return gaps
+
+
+def complete_facts(facts: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `facts` in which every gap is a visible DRAFT marker (and absent optional fields are None)."""
+    return _fill_mapping(schema, facts if isinstance(facts, dict) else {}, "")
+
+
+def require_complete(facts: dict[str, Any], schema: dict[str, Any], path: str | Path | None) -> None:
+    """Raise an InputError listing every gap, so an incomplete card is never rendered as if it were final."""
+    gaps = check_facts(facts, schema)
+    if gaps:
+        listed = "\n  ".join(str(g) for g in gaps)
+        raise InputError(f"{len(gaps)} card fact(s) missing or placeholders (render with --draft to mark them "
+                         f"instead):\n  {listed}", path=path)
+
+
+def marker(field: str) -> str:
+    """The visible mark a draft card carries where a fact is missing."""
+    return f"**[DRAFT: {field} missing]**"
+
+
+def is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and bool(PLACEHOLDER.match(value))
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _check_mapping(schema: dict[str, Any], value: Any, path: str, gaps: list[Gap]) -> None:
+    if value is not None and not isinstance(value, dict):
+        gaps.append(Gap(path, f"must be a mapping with {list(schema)}"))
+        return
+    value = value or {}
+    for key, node in schema.items():
+        _check_node(node, value.get(key), _join(path, key), gaps)
+    for key in value:
+        if key not in schema:
+            gaps.append(Gap(_join(path, str(key)), f"unknown field (a typo?); allowed here: {list(schema)}"))
+
+
+def _check_node(node: Any, value: Any, path: str, gaps: list[Gap]) -> None:
+    if isinstance(node, dict):
+        _check_mapping(node, value, path, gaps)
+    elif isinstance(node, Records):
+        _check_records(node, value, path, gaps)
+    else:
+        problem = _leaf_problem(node, value)
+        if problem:
+            gaps.append(Gap(path, problem))
+
+
+def _check_records(node: Records, value: Any, path: str, gaps: list[Gap]) -> None:
+    if value is None and not node.required:
+        return
+    if not isinstance(value, list):
+        gaps.append(Gap(path, "missing" if value is None else "must be a list"))
+        return
+    if len(value) < node.min_items:
+        gaps.append(Gap(path, f"needs at least {node.min_items} entr{'y' if node.min_items == 1 else 'ies'}"))
+    for i, item in enumerate(value):
+        _check_mapping(node.fields, item, f"{path}[{i}]", gaps)
+
+
+def _leaf_problem(leaf: Leaf, value: Any) -> str | None:
+    if value is None:
+        return "missing" if leaf.required else None
+    if leaf.kind == "bool":
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if leaf.kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else f"must be a number, got {value!r}"
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return f"must be text, got {type(value).__name__}"
+    text = str(value)
+    if is_placeholder(text):
+        return f"still a placeholder: {text.strip()!r}" if text.strip() else "empty"
+    if leaf.kind == "choice" and text not in leaf.choices:
+        return f"must be one of {list(leaf.choices)}, got {text!r}"
+    if leaf.kind == "date":
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            return f"must be a date YYYY-MM-DD, got {text!r}"
+    return None
+
+
+def _fill_mapping(schema: dict[str, Any], value: dict[str, Any], path: str) -> dict[str, Any]:
+    out = dict(value)
+    for key, node in schema.items():
+        out[key] = _fill_node(node, value.get(key), _join(path, key))
+    return out
+
+
+def _fill_node(node: Any, value: Any, path: str) -> Any:
+    if isinstance(node, dict):
+        return _fill_mapping(node, value if isinstance(value, dict) else {}, path)
+    if isinstance(node, Records):
+        if not isinstance(value, list):
+            value = []
+        items = [_fill_mapping(node.fields, item if isinstance(item, dict) else {}, f"{path}[{i}]")
+                 for i, item in enumerate(value)]
+        while len(items) < node.min_items:
+            items.append(_fill_mapping(node.fields, {}, f"{path}[{len(items)}]"))
+        return items
+    if _leaf_problem(node, value) is None:
+        return value
+    return marker(path)
+
+
+def _dates_as_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value

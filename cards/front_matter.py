@@ -1,0 +1,93 @@
+"""YAML front matter in the Hugging Face model / dataset card metadata format.
+
+Hugging Face reads the block between the leading `---` lines: `license`, `tags`, `datasets`, `metrics`,
+`pipeline_tag`, and `model-index` (name -> results of task / dataset / metrics) for model cards; `license`,
+`pretty_name`, `size_categories`, `task_categories`, `tags` for dataset cards. segaudit adds its own keys under
+`segaudit:`, which the Hub ignores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from models.errors import InputError
+
+
+def front_matter(metadata: dict[str, Any]) -> str:
+    """The `---`-fenced YAML block that opens a card."""
+    body = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    return f"---\n{body}---\n"
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """(metadata, body) of a card; InputError when it has no front matter or the YAML is not a mapping."""
+    if not text.startswith("---\n"):
+        raise InputError("a card starts with a '---' line opening its YAML front matter")
+    end = text.find("\n---\n", 3)
+    if end < 0:
+        raise InputError("the front matter has no closing '---' line")
+    data = yaml.safe_load(text[4:end + 1])
+    if not isinstance(data, dict):
+        raise InputError("the front matter is not a YAML mapping")
+    return data, text[end + 5:]
+
+
+def model_metadata(audit: dict[str, Any], facts: dict[str, Any], date: str) -> dict[str, Any]:
+    """Model card metadata: the overall metric as a model-index eval result, and the audit's verdicts."""
+    performance, dataset = audit["performance"], audit["dataset"]
+    privacy = audit.get("privacy") or {}
+    metadata: dict[str, Any] = {}
+    if facts.get("model", {}).get("license"):
+        metadata["license"] = facts["model"]["license"]
+    metadata.update({
+        "library_name": "executorch" if audit["model"].get("format") == "pte" else "pytorch",
+        "pipeline_tag": "image-segmentation",
+        "tags": ["image-segmentation", "human-segmentation", "model-card", "fairness-audit", "segaudit"],
+        "datasets": [dataset["name"]],
+        "metrics": ["mean_iou"],
+        "model-index": [{
+            "name": str(facts["model"]["name"]),
+            "results": [{
+                "task": {"type": "image-segmentation", "name": "Image Segmentation"},
+                "dataset": {"type": dataset["name"], "name": f"{dataset['name']} {dataset['version']}",
+                            "split": performance.get("split", "test")},
+                "metrics": [{"type": "mean_iou", "name": "mIoU", "value": round(float(performance["miou"]), 4),
+                             "verified": False}],
+            }],
+        }],
+        "segaudit": {
+            "audit_date": date,
+            "tool_version": audit["provenance"].get("tool_version"),
+            "artifact_sha256": audit["model"].get("sha256"),
+            "miou_ci": [round(float(x), 4) for x in performance.get("miou_ci") or []],
+            "fairness_verdict": audit["fairness"].get("verdict"),
+            "privacy_risk": privacy.get("risk_level", "not assessed"),
+        },
+    })
+    return metadata
+
+
+def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """Dataset card metadata (Hugging Face keys) for a segmentation dataset package."""
+    images = int(summary["images"])
+    return {
+        "license": summary["license"].lower() if summary["license"] else "other",
+        "pretty_name": summary["name"],
+        "size_categories": [_size_category(images)],
+        "task_categories": ["image-segmentation"],
+        "task_ids": ["semantic-segmentation"],
+        "tags": ["human-segmentation", "dataset-card", "segaudit"],
+        "segaudit": {"version": summary["version"], "manifest_sha256": summary.get("manifest_sha256"),
+                     "images": images, "splits": summary["splits"],
+                     "sensitive_attributes": [n for n, a in summary["attributes"].items() if a["sensitive"]]},
+    }
+
+
+def _size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "n>1M"

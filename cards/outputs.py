@@ -1,0 +1,88 @@
+"""Writing cards and the report to disk, each file atomically (a temporary file beside it, then os.replace).
+
+`write_cards` is what `segaudit audit` calls after an audit: model card, by_group.json and report.html into the
+audit folder, and the dataset card when a dataset summary is at hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cards.audit_file import load_audit
+from cards.dataset_card import dataset_charts, render_dataset_card
+from cards.facts import load_facts
+from cards.model_card import DEFAULT_MIN_GROUP_SIZE, render_model_card
+from cards.report import render_report
+from cards.results import by_group_document
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_model_card(audit_path: str | Path, facts_path: str | Path, card: str | Path, *, draft: bool = False,
+                     templates: str | Path | None = None, min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+                     by_group: str | Path | None = None) -> list[Path]:
+    """The model card at `card` and its per-group results at `by_group` (default: by_group.json beside the
+    card); returns the files written."""
+    audit = load_audit(audit_path)
+    text = render_model_card(audit, load_facts(facts_path), draft=draft, templates=templates,
+                             min_group_size=min_group_size, facts_path=facts_path)
+    card = Path(card)
+    groups = json_text(by_group_document(audit, min_group_size))
+    return [write_atomic(card, text), write_atomic(by_group or card.parent / "by_group.json", groups)]
+
+
+def write_dataset_card(summary: dict[str, Any], facts_path: str | Path | None, card: str | Path, *,
+                       draft: bool = False, templates: str | Path | None = None, min_group_size: int = 30,
+                       figures_dir: str = "figures") -> list[Path]:
+    """The dataset card at `card` and its bar charts under `figures_dir/` beside it (named after the card);
+    returns the files written."""
+    card = Path(card)
+    facts = load_facts(facts_path) if facts_path is not None else None
+    charts = dataset_charts(summary, min_group_size)
+    figures = {name: f"{figures_dir}/{card.stem}-{name}.png" for name in charts}
+    text = render_dataset_card(summary, facts, draft=draft, templates=templates, min_group_size=min_group_size,
+                               figures=figures, facts_path=facts_path)
+    written = [write_atomic(card.parent / figures[name], png) for name, png in charts.items()]
+    written.append(write_atomic(card, text))
+    return written
+
+
+def write_report(audit_dir: str | Path, out: str | Path, *, templates: str | Path | None = None) -> Path:
+    """report.html for the audit in `audit_dir`."""
+    return write_atomic(out, render_report(audit_dir, templates=templates))
+
+
+def write_cards(audit_dir: str | Path, facts_path: str | Path, *, dataset_summary: dict[str, Any] | None = None,
+                dataset_facts: str | Path | None = None, draft: bool = False, templates: str | Path | None = None,
+                min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> list[Path]:
+    """Everything cards/ renders for one audit folder: OUT/model_card.md, OUT/by_group.json, OUT/report.html and,
+    with a dataset summary, OUT/dataset_card.md (+ figures/)."""
+    audit_dir = Path(audit_dir)
+    written = write_model_card(audit_dir / "audit.json", facts_path, audit_dir / "model_card.md", draft=draft,
+                               templates=templates, min_group_size=min_group_size)
+    if dataset_summary is not None:
+        written += write_dataset_card(dataset_summary, dataset_facts, audit_dir / "dataset_card.md", draft=draft,
+                                      templates=templates, min_group_size=min_group_size)
+    written.append(write_report(audit_dir, audit_dir / "report.html", templates=templates))
+    return written

@@ -1,0 +1,117 @@
+"""The HTML audit report: one self-contained page (CSS inline, plots as base64 data URIs, no scripts) rendered
+from an audit folder (OUT/audit.json, OUT/fairness/plots/*.png, OUT/privacy/*).
+
+Order: the verdicts first, then fairness, privacy, performance and quantization, provenance. Every string from
+the audit or the user's data goes through Jinja's HTML autoescaping: an attribute value `<script>` shows as text.
+The report is the auditors' full-detail document: unlike the published cards it lists every group with its n.
+
+Notebook use: `html = render_report("reports/alisnet")`.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+from cards.audit_file import audit_date, load_audit
+from cards.charts import interval_plot
+from cards.environment import make_environment, render
+from cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
+from cards.statements import fairness_statement, membership_statement
+from models.errors import InputError
+
+TEMPLATE = "report.html.j2"
+_UNSAFE = re.compile(r"[^a-z0-9]+")
+
+
+def plot_slug(name: str) -> str:
+    """A grouping's name as the fairness audit names its plot files ('skin_tone × body_shape' ->
+    'skin_tone__body_shape'; the same rule as audit/fairness/plots.py)."""
+    return "__".join(_UNSAFE.sub("_", part.lower()).strip("_") for part in name.split(" × "))
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _file_uri(path: Path) -> str | None:
+    return data_uri(path.read_bytes()) if path.is_file() else None
+
+
+def render_report(audit_dir: str | Path, *, templates: str | Path | None = None,
+                  min_group_size: int = 30) -> str:
+    """report.html's text for the audit in `audit_dir` (a folder holding audit.json, or the audit.json itself)."""
+    audit_dir = Path(audit_dir)
+    if audit_dir.is_file():
+        audit_dir = audit_dir.parent
+    audit = load_audit(audit_dir / "audit.json")
+    try:
+        context = report_context(audit, audit_dir, min_group_size)
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"audit.json lacks a field the report needs or has it in the wrong shape: {exc}",
+                         path=audit_dir / "audit.json") from None
+    return render(make_environment(templates), TEMPLATE, context)
+
+
+def report_context(audit: dict[str, Any], audit_dir: Path, min_group_size: int = 30) -> dict[str, Any]:
+    """Everything report.html.j2 reads."""
+    date = audit_date(audit, audit_dir / "audit.json")
+    outputs = audit.get("outputs") or {}
+    fairness_dir = audit_dir / outputs.get("fairness", "fairness/")
+    privacy_dir = audit_dir / outputs.get("privacy", "privacy/")
+    fairness = audit["fairness"]
+    groupings = []
+    rows = {r["name"]: r for r in fairness_rows(fairness, min_group_size=1)}
+    for scope in ("attributes", "intersections"):
+        for name, grouping in fairness.get(scope, {}).items():
+            slug = plot_slug(name)
+            comparisons = {c["group"]: c for c in grouping.get("comparisons", [])}
+            groupings.append({
+                "name": name, "scope": scope[:-1], "row": rows[name], "grouping": grouping,
+                "groups": [{**g, "comparison": comparisons.get(g["group"])} for g in grouping["groups"]],
+                "forest": _file_uri(fairness_dir / "plots" / f"forest_{slug}.png"),
+                "distribution": _file_uri(fairness_dir / "plots" / f"distribution_{slug}.png"),
+                "heatmap": _file_uri(fairness_dir / "plots" / f"heatmap_{slug}.png"),
+            })
+    privacy = audit.get("privacy")
+    return {
+        "audit": audit, "date": date, "target": artifact_description(audit),
+        "groupings": groupings, "trends": list((fairness.get("trends") or {}).values()),
+        "fairness_statement": fairness_statement(audit, date, min_group_size),
+        "membership_statement": membership_statement(audit, date),
+        "privacy": privacy,
+        "attacks": [{**a, "label": attack_label(a["name"])} for a in (privacy or {}).get("attacks", [])],
+        "strongest": strongest_attack(privacy)["name"] if privacy and privacy.get("attacks") else None,
+        "roc": _file_uri(privacy_dir / "roc.png") if privacy else None,
+        "exposure": _exposure_plots(privacy),
+        "comparison": _csv_table(privacy_dir / "comparison.csv") if privacy else None,
+        "quantization": audit.get("quantization"),
+    }
+
+
+def _exposure_plots(privacy: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per attribute: membership-inference AUC per group with its CI (0.5 = chance), drawn from privacy.json for
+    one attack (the strongest when by_group has it; by_group may hold a row per group and attack)."""
+    out = []
+    strongest = strongest_attack(privacy)["name"] if privacy and privacy.get("attacks") else None
+    for name, groups in ((privacy or {}).get("by_group") or {}).items():
+        attacks = [g.get("attack") for g in groups if g.get("auc") is not None]
+        attack = strongest if strongest in attacks else (attacks[0] if attacks else None)
+        rows = [{"label": f"{g['group']} (n={g['n']})", "value": g["auc"],
+                 "low": (g.get("auc_ci") or [None, None])[0], "high": (g.get("auc_ci") or [None, None])[1]}
+                for g in groups if g.get("attack") == attack and g.get("auc") is not None]
+        title = f"{name}: membership-inference AUC per group ({attack_label(attack or '')})"
+        plot = interval_plot(title, rows, "AUC (0.5 = chance)", 0.5) if rows else None
+        out.append({"name": name, "groups": groups, "plot": data_uri(plot) if plot else None})
+    return out
+
+
+def _csv_table(path: Path) -> dict[str, list] | None:
+    if not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return {"header": rows[0], "rows": rows[1:]} if rows else None

@@ -1,0 +1,123 @@
+"""Views of an audit's results for cards and the report: fairness per attribute, membership inference,
+performance and quantization, with small groups suppressed.
+
+Suppression (sensitive data stays aggregate): a group of fewer than `min_group_size` images keeps its label but
+loses every number, in the published cards and in by_group.json; a worst group that is suppressed is named only as
+"a group of fewer than N images".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEST_NAMES = {"kruskal": "Kruskal-Wallis", "mann-whitney": "Mann-Whitney U", "permutation": "permutation test",
+              "holm": "Holm", "bh": "Benjamini-Hochberg"}
+ATTACK_NAMES = {"loss-threshold": "loss threshold", "population": "population threshold",
+                "lira-offline": "LiRA offline", "lira-online": "LiRA online", "rmia": "RMIA",
+                "segmentation-cnn": "loss-map CNN", "label-only": "label-only"}
+
+
+def attack_label(name: str) -> str:
+    return ATTACK_NAMES.get(name, name)
+
+
+def is_suppressed(group: dict[str, Any], min_group_size: int) -> bool:
+    n = group.get("n")
+    return not isinstance(n, int) or n < min_group_size
+
+
+def published_group(group: dict[str, Any], min_group_size: int, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A group for a published document: its `keys`, or only its label when it is too small to publish."""
+    if is_suppressed(group, min_group_size):
+        return {"group": group["group"], "suppressed": True}
+    return {"group": group["group"], "suppressed": False, **{k: group.get(k) for k in keys}}
+
+
+def tests_used(fairness: dict[str, Any], grouping: dict[str, Any]) -> str:
+    """'Kruskal-Wallis; Mann-Whitney U vs rest, Holm' for one attribute."""
+    parts = []
+    if grouping.get("omnibus"):
+        parts.append(TEST_NAMES.get(grouping["omnibus"]["test"], grouping["omnibus"]["test"]))
+    test = TEST_NAMES.get(fairness.get("test", ""), fairness.get("test", ""))
+    correction = TEST_NAMES.get(fairness.get("correction", ""), fairness.get("correction", ""))
+    parts.append(f"{test} vs {fairness.get('reference', 'rest')}, {correction}")
+    return "; ".join(parts)
+
+
+def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[str, Any]]:
+    """One row per attribute and intersection: verdict, worst group (or its suppression), gap with CI, tests."""
+    rows = []
+    for scope in ("attributes", "intersections"):
+        for name, grouping in fairness.get(scope, {}).items():
+            groups = {g["group"]: g for g in grouping["groups"]}
+            worst = grouping.get("worst")
+            worst_group = groups.get(worst["group"]) if worst else None
+            suppressed = worst_group is not None and is_suppressed(worst_group, min_group_size)
+            gap = grouping.get("worst_to_average_gap")
+            rows.append({
+                "name": name, "scope": scope[:-1], "verdict": grouping["verdict"],
+                "worst": None if worst is None else (None if suppressed else worst["group"]),
+                "worst_n": None if worst_group is None or suppressed else worst_group["n"],
+                "worst_suppressed": suppressed,
+                "gap": None if gap is None else gap["gap"],
+                "gap_ci": None if gap is None else [gap["ci_low"], gap["ci_high"]],
+                "tests": tests_used(fairness, grouping),
+                "n_groups": len(groups),
+                "n_suppressed": sum(is_suppressed(g, min_group_size) for g in groups.values()),
+            })
+    return rows
+
+
+def fairness_groups(fairness: dict[str, Any], min_group_size: int, scope: str = "attributes") -> dict[str, list]:
+    """Per attribute (or intersection), its groups as published: n, mean, CI, status, or suppressed."""
+    keys = ("n", "mean", "ci_low", "ci_high", "pooled", "status")
+    return {name: [published_group(g, min_group_size, keys) for g in grouping["groups"]]
+            for name, grouping in fairness.get(scope, {}).items()}
+
+
+def strongest_attack(privacy: dict[str, Any]) -> dict[str, Any]:
+    """The attack with the highest TPR at 1 % FPR (then the highest AUC): the one a risk statement cites."""
+    return max(privacy["attacks"], key=lambda a: ((a.get("tpr_at_fpr") or {}).get("0.01") or 0.0, a["auc"] or 0.0))
+
+
+def privacy_groups(privacy: dict[str, Any] | None, min_group_size: int) -> dict[str, list]:
+    """Per attribute, membership-inference AUC per group as published."""
+    if not privacy:
+        return {}
+    keys = ("n", "attack", "auc", "auc_ci")
+    return {name: [published_group(g, min_group_size, keys) for g in groups]
+            for name, groups in (privacy.get("by_group") or {}).items()}
+
+
+def most_exposed(privacy: dict[str, Any] | None, min_group_size: int) -> dict[str, Any] | None:
+    """The published group with the highest membership-inference AUC, with its attribute."""
+    best = None
+    for name, groups in privacy_groups(privacy, min_group_size).items():
+        for g in groups:
+            if not g["suppressed"] and g.get("auc") is not None and (best is None or g["auc"] > best["auc"]):
+                best = {"attribute": name, **g}
+    return best
+
+
+def by_group_document(audit: dict[str, Any], min_group_size: int) -> dict[str, Any]:
+    """by_group.json: every group's fairness and privacy results as published beside a model card."""
+    fairness = audit["fairness"]
+    return {
+        "model": audit["model"]["name"], "artifact_sha256": audit["model"].get("sha256"),
+        "metric": fairness.get("metric"), "aggregation": fairness.get("aggregation"),
+        "confidence": fairness.get("confidence"), "min_group_size": min_group_size,
+        "fairness": {"attributes": fairness_groups(fairness, min_group_size, "attributes"),
+                     "intersections": fairness_groups(fairness, min_group_size, "intersections")},
+        "privacy": privacy_groups(audit.get("privacy"), min_group_size),
+    }
+
+
+def artifact_description(audit: dict[str, Any]) -> str:
+    """'the int8 on-device model (ExecuTorch .pte)' or 'the float checkpoint'."""
+    if audit["model"].get("format") == "pte":
+        return "the int8 on-device model (ExecuTorch .pte)"
+    return "the float checkpoint"
+
+
+def mebibytes(size: Any) -> str:
+    return "n/a" if not isinstance(size, int | float) else f"{size / 2**20:.2f} MiB"

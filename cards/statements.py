@@ -1,0 +1,58 @@
+"""The sentences a card states as findings, written from the audit's numbers (never typed in by hand).
+
+The documented template carries two risks that an audit can answer: membership inference against the shipped
+model, and biases in model performance. Their mitigation paragraphs start with these sentences.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.environment import ci, num, pct, points
+from cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
+
+
+def membership_statement(audit: dict[str, Any], date: str) -> str:
+    """'As of 2026-11-21 the membership-inference audit of the int8 on-device model rated the risk low (...)'."""
+    privacy = audit.get("privacy")
+    target = artifact_description(audit)
+    if not privacy:
+        return (f"As of {date} no membership-inference audit of {target} is recorded: the risk has not been "
+                f"assessed.")
+    if not privacy.get("attacks"):
+        return f"As of {date} the membership-inference audit of {target} ran no attack: the risk is not assessed."
+    attack = strongest_attack(privacy)
+    tpr = (attack.get("tpr_at_fpr") or {}).get("0.01")
+    return (f"As of {date} the membership-inference audit of {target} rated the risk "
+            f"{privacy['risk_level']} ({attack_label(attack['name'])} AUC {num(attack['auc'], 2)} "
+            f"{ci(attack.get('auc_ci'), 2)}, TPR {pct(tpr)} at 1 % FPR; the strongest of "
+            f"{len(privacy['attacks'])} attacks, {privacy['members']} members against {privacy['nonmembers']} "
+            f"non-members, {privacy['shadow_models']} shadow models).")
+
+
+def fairness_statement(audit: dict[str, Any], date: str, min_group_size: int) -> str:
+    """'As of ... the fairness audit ... found ...': counts of verdicts and the largest gap, from fairness.json."""
+    fairness, dataset = audit["fairness"], audit["dataset"]
+    rows = [r for r in fairness_rows(fairness, min_group_size) if r["scope"] == "attribute"]
+    split = audit["performance"].get("split", "test")
+    scope = (f"on {fairness['n_images']} {split} images of {dataset['name']} {dataset['version']} "
+             f"({fairness['aggregation']}, {points(fairness['margin'])}-point margin)")
+    by_verdict = {v: [r["name"] for r in rows if r["verdict"] == v] for v in ("fail", "inconclusive", "pass")}
+    parts = []
+    if by_verdict["fail"]:
+        parts.append(f"a shortfall beyond the margin for {len(by_verdict['fail'])} of {len(rows)} attributes "
+                     f"({', '.join(by_verdict['fail'])})")
+    if by_verdict["inconclusive"]:
+        parts.append(f"no conclusion for {', '.join(by_verdict['inconclusive'])} (not significant is not fair)")
+    if by_verdict["pass"]:
+        parts.append(f"equivalence within the margin for {', '.join(by_verdict['pass'])}")
+    found = "; ".join(parts) if parts else "no attribute to audit"
+    text = f"As of {date} the fairness audit of {artifact_description(audit)} {scope} found {found}."
+    gaps = [r for r in rows if r["gap"] is not None]
+    if gaps:
+        widest = max(gaps, key=lambda r: r["gap"])
+        who = ("a group of fewer than " + str(min_group_size) + " images" if widest["worst_suppressed"]
+               else f"'{widest['worst']}' (n={widest['worst_n']})")
+        text += (f" The largest gap: {widest['name']} {who}, {points(widest['gap'])} points below the average of "
+                 f"groups ({round(100 * fairness.get('confidence', 0.95))} % CI {ci(widest['gap_ci'], 2, scale=100)}).")
+    return text
