@@ -1,0 +1,204 @@
+"""`run_demo`: the whole chain on the embedded synthetic people, stage by stage, each cached by a hash.
+
+    data (synthesized; the train split skewed toward light skin tones, as real data is)
+      -> train ALiSNet -> QAT int8 + ExecuTorch .pte
+      -> audit of the .pte (fairness, privacy with shadow models, model card, dataset card, report.html)
+      -> gate (gate.toml)
+
+A stage's folder gets `.stage.json` with the hash of its inputs and settings when it completes; a rerun whose
+hash matches reuses the folder, anything else reruns the stage from a clean folder (an interrupted stage has no
+`.stage.json`, so it is simply redone). `QUICK` finishes in a few minutes on a 2-core laptop; `FULL` is the
+larger reference run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+
+log = logging.getLogger(__name__)
+STAGE_FILE = ".stage.json"
+REPO = Path(__file__).resolve().parents[1]
+FACTS = REPO / "cards" / "alisnet.yaml"
+DATASET_FACTS = REPO / "cards" / "synthetic-people.yaml"
+POLICY = REPO / "gate.toml"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Every setting of the chain (all of it goes into the stage hashes)."""
+
+    images: int = 800
+    size: int = 64
+    split: tuple[float, float, float] = (0.5, 0.125, 0.375)
+    seed: int = 0
+    model: str = "alisnet"
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 3e-3
+    qat_epochs: float = 1.0
+    shadow_models: int = 4
+    fairness_bootstrap: int = 1000
+    fairness_margin: float = 0.02
+    intersections: tuple[tuple[str, str], ...] = (("skin_tone", "body_shape"),)
+    workers: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+QUICK = DemoConfig()
+FULL = DemoConfig(images=3000, size=96, split=(0.6, 0.1, 0.3), epochs=12, shadow_models=8, fairness_bootstrap=2000)
+
+
+@dataclass
+class StageResult:
+    name: str
+    folder: Path
+    reused: bool
+    seconds: float
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    stages: list[StageResult]
+    audit: dict[str, Any]
+    gate_passed: bool
+    gate_text: str
+
+
+def stage_key(name: str, settings: dict[str, Any], upstream: str = "") -> str:
+    """The hash that decides whether a finished stage can be reused."""
+    text = json.dumps({"stage": name, "settings": settings, "upstream": upstream}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_stage(name: str, folder: Path, key: str, work: Callable[[Path], None]) -> StageResult:
+    """Reuse `folder` when its .stage.json carries `key`; else clear it, run `work(folder)`, then mark it done."""
+    started = time.perf_counter()
+    marker = folder / STAGE_FILE
+    if marker.is_file():
+        try:
+            if json.loads(marker.read_text(encoding="utf-8")).get("key") == key:
+                return StageResult(name, folder, True, 0.0)
+        except json.JSONDecodeError:
+            pass
+    if folder.exists():
+        shutil.rmtree(folder)
+    work(folder)
+    marker.write_text(json.dumps({"stage": name, "key": key}) + "\n", encoding="utf-8")
+    return StageResult(name, folder, False, time.perf_counter() - started)
+
+
+def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progress: bool = True,
+             on_stage: Callable[[str, int, int], None] | None = None) -> DemoResult:
+    """Run (or reuse) every stage into `out`; returns the audit and the gate's outcome."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", path=out)
+    if out.is_dir() and any(out.iterdir()) and not (out / "data").is_dir():
+        raise InputError("exists and holds other files; give a new folder or a previous demo's", path=out)
+    out.mkdir(parents=True, exist_ok=True)
+    stages: list[StageResult] = []
+    names = ("data", "train", "quantize", "audit", "gate")
+
+    def announce(name: str) -> None:
+        if on_stage is not None:
+            on_stage(name, names.index(name) + 1, len(names))
+
+    announce("data")
+    data_settings = {k: getattr(config, k) for k in ("images", "size", "split", "seed")}
+    data_key = stage_key("data", data_settings)
+    stages.append(run_stage("data", out / "data", data_key, lambda folder: _synthesize(folder, config, progress)))
+
+    announce("train")
+    train_config = _train_config(config)
+    train_key = stage_key("train", asdict(train_config), data_key)
+    stages.append(run_stage("train", out / "run", train_key,
+                            lambda folder: _train(out / "data", folder, train_config, progress)))
+
+    announce("quantize")
+    quantize_key = stage_key("quantize", {"qat_epochs": config.qat_epochs, "seed": config.seed}, train_key)
+    stages.append(run_stage("quantize", out / "int8", quantize_key,
+                            lambda folder: _quantize(out / "data", out / "run", folder, config, progress)))
+
+    announce("audit")
+    facts_text = FACTS.read_text(encoding="utf-8") if FACTS.is_file() else ""
+    audit_settings = {"shadow_models": config.shadow_models, "bootstrap": config.fairness_bootstrap,
+                      "margin": config.fairness_margin, "intersections": config.intersections,
+                      "facts": hashlib.sha256(facts_text.encode()).hexdigest(), "seed": config.seed}
+    audit_key = stage_key("audit", audit_settings, quantize_key)
+    stages.append(run_stage("audit", out / "audit", audit_key,
+                            lambda folder: _audit(out, folder, config, progress)))
+
+    announce("gate")
+    from audit.gate import run_gate, write_text_atomic
+
+    started = time.perf_counter()
+    outcome = run_gate(out / "audit", POLICY)
+    write_text_atomic(out / "audit" / "gate-junit.xml", outcome.junit)
+    write_text_atomic(out / "audit" / "gate-summary.md", outcome.markdown)
+    stages.append(StageResult("gate", out / "audit", False, time.perf_counter() - started))
+    audit = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
+    return DemoResult(out=out, stages=stages, audit=audit, gate_passed=outcome.passed, gate_text=outcome.text)
+
+
+def _synthesize(folder: Path, config: DemoConfig, progress: bool) -> None:
+    from models.data.synth import SKEWED_TRAIN, synthesize
+
+    synthesize(folder, n=config.images, seed=config.seed, size=config.size, split_fractions=config.split,
+               group_weights=SKEWED_TRAIN, workers=config.workers, progress=progress)
+
+
+def _train_config(config: DemoConfig):
+    from models.train import TrainConfig
+
+    return TrainConfig(model=config.model, size=config.size, epochs=config.epochs, batch_size=config.batch_size,
+                       lr=config.lr, seed=config.seed, early_stop_patience=3)
+
+
+def _train(data: Path, folder: Path, train_config, progress: bool) -> None:
+    from models.train import train
+
+    train(data, folder, train_config)
+
+
+def _quantize(data: Path, run: Path, folder: Path, config: DemoConfig, progress: bool) -> None:
+    """QAT on the run, then the program and its reports copied into their own stage folder."""
+    from models.quantize import QuantizeConfig, quantize_run
+
+    quantize_run(run, data, QuantizeConfig(method="qat", qat_epochs=config.qat_epochs, seed=config.seed),
+                 progress=progress)
+    folder.mkdir(parents=True)
+    for name in ("model.pte", "model.json", "quantization.json"):
+        shutil.move(str(run / name), folder / name)
+
+
+def _audit(out: Path, folder: Path, config: DemoConfig, progress: bool) -> None:
+    from audit.fairness import FairnessConfig
+    from audit.full_audit import AuditConfig, run_audit
+    from audit.privacy import PrivacyConfig
+
+    audit_config = AuditConfig(
+        fairness=FairnessConfig(margin=config.fairness_margin, bootstrap=config.fairness_bootstrap,
+                                seed=config.seed, intersections=config.intersections),
+        privacy=PrivacyConfig(shadow_models=config.shadow_models, seed=config.seed, workers=config.workers,
+                              cache_dir=out / ".shadow-cache"),
+        facts=FACTS if FACTS.is_file() else None,
+        dataset_facts=DATASET_FACTS if DATASET_FACTS.is_file() else None, seed=config.seed,
+        recipe=out / "run" / "config.json")
+    run_audit(out / "int8" / "model.pte", out / "data", folder, audit_config, command="segaudit demo",
+              progress=progress)
+
+
+def with_overrides(config: DemoConfig, **changes: Any) -> DemoConfig:
+    """A copy of `config` with the given fields changed (None values ignored)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,302 @@
+"""`run_audit`: the compliance review in one call — fairness, privacy, cards and report around one audit.json.
+
+    model + dataset package
+      -> per-image table (inference through runtime.Segmenter: what a phone produces)
+      -> performance (pooled mIoU with a bootstrap CI) and the fairness audit        -> OUT/fairness/
+      -> the membership-inference audit (optional)                                   -> OUT/privacy/
+      -> audit.json (docs/audit-json.md)
+      -> model card, dataset card, by_group.json, report.html (cards/, from audit.json only)
+
+Everything is written into a hidden staging folder beside OUT and moved into place when complete: an
+interrupted run leaves no half audit, and the next run starts cleanly. The same inputs and seed give the same
+audit.json apart from `provenance.started` / `finished` / `seconds` (the volatile facts live there only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from audit.fairness import FairnessConfig, audit_fairness
+from audit.fairness import write_outputs as write_fairness
+from audit.performance import performance_summary
+from models.data.package import DatasetPackage, load_package
+from models.data.writer import replace_folder
+from models.errors import InputError
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+AUDIT_FILE = "audit.json"
+PACKAGES = ("torch", "torchvision", "executorch", "torchao", "opacus", "numpy", "scipy", "pandas", "scikit-learn",
+            "jinja2")
+OUTPUTS = {"fairness": "fairness", "privacy": "privacy", "model_card": "model_card.md",
+           "dataset_card": "dataset_card.md", "by_group": "by_group.json", "report": "report.html"}
+
+
+@dataclass
+class AuditConfig:
+    """What `segaudit audit` runs: the split, the fairness and privacy settings (privacy None: skipped), the card
+    facts (None: no model card), and how cards publish (draft marks gaps; groups below min_group are hidden)."""
+
+    split: str = "test"
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
+    privacy: Any = None  # audit.privacy.PrivacyConfig, or None to skip the privacy audit
+    facts: Path | None = None
+    dataset_facts: Path | None = None
+    templates: Path | None = None
+    draft: bool = False
+    card_min_group: int = 30
+    seed: int = 0
+    recipe: Path | None = None
+    report: bool = True
+
+
+def run_audit(model: str | Path, data: str | Path, out: str | Path, config: AuditConfig | None = None,
+              command: str | None = None, progress: bool = False) -> dict[str, Any]:
+    """Audit `model` on the package `data` into folder `out`; returns audit.json's content."""
+    from models.runtime import Segmenter
+
+    config = config or AuditConfig()
+    out = Path(out)
+    _check_destination(out)
+    started, clock = _now(), time.perf_counter()
+    seconds: dict[str, float] = {}
+    package = load_package(data)
+    segmenter = Segmenter(model)
+    facts = _facts(config)  # read early: a bad facts file fails before an hour of shadows
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-{os.getpid()}-", dir=out.parent))
+    try:
+        from audit.metrics import table_from_segmenter
+
+        step = time.perf_counter()
+        table = table_from_segmenter(segmenter, package, config.split, progress=progress)
+        performance = performance_summary(table, package.spec.classes, config.split, seed=config.seed)
+        fairness = audit_fairness(table, package.spec, config.fairness)
+        write_fairness(fairness, staging / OUTPUTS["fairness"], table)
+        seconds["inference_and_fairness"] = time.perf_counter() - step
+
+        privacy = None
+        if config.privacy is not None:
+            from audit.privacy import run_privacy_audit
+            from audit.privacy import write_outputs as write_privacy
+
+            step = time.perf_counter()
+            result = run_privacy_audit(model, data, config.privacy, recipe=config.recipe, progress=progress)
+            write_privacy(result, staging / OUTPUTS["privacy"])
+            privacy = json.loads((staging / OUTPUTS["privacy"] / "privacy.json").read_text(encoding="utf-8"))
+            seconds["privacy"] = time.perf_counter() - step
+
+        audit = {
+            "schema_version": SCHEMA_VERSION,
+            "model": _model_block(segmenter, model, facts),
+            "dataset": _dataset_block(package),
+            "performance": performance,
+            "quantization": _quantization(segmenter),
+            "fairness": json.loads((staging / OUTPUTS["fairness"] / "fairness.json").read_text(encoding="utf-8")),
+            "privacy": _stable_privacy(privacy, seconds),
+            "card": None,
+            "outputs": _outputs(config, privacy is not None),
+            "provenance": {},
+        }
+        step = time.perf_counter()
+        audit["card"] = _card_status(facts)
+        audit["provenance"] = _provenance(config, command, started, seconds)
+        _write_json(staging / AUDIT_FILE, audit)
+        _write_cards(staging, audit, package, facts, config)
+        seconds["cards"] = time.perf_counter() - step
+        seconds["total"] = time.perf_counter() - clock
+        audit["provenance"] = _provenance(config, command, started, seconds, finished=_now())
+        _write_json(staging / AUDIT_FILE, audit)
+        replace_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("wrote %s", out / AUDIT_FILE)
+    return audit
+
+
+def _outputs(config: AuditConfig, privacy: bool) -> dict[str, str]:
+    skipped = {"privacy": not privacy, "model_card": config.facts is None, "by_group": config.facts is None,
+               "report": not config.report}
+    return {k: v for k, v in OUTPUTS.items() if not skipped.get(k, False)}
+
+
+def _check_destination(out: Path) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError("exists and is not a folder; --out is the folder the audit writes", path=out)
+    if any(out.iterdir()) and not (out / AUDIT_FILE).is_file():
+        raise InputError(f"exists and holds other files; give a new or empty folder (a previous audit, with its "
+                         f"{AUDIT_FILE}, is replaced)", path=out)
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Staging folders of killed runs (their process is gone) are removed; a live run's is left alone."""
+    for folder in out.parent.glob(f".{out.name}.staging-*"):
+        try:
+            pid = int(folder.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _facts(config: AuditConfig) -> dict[str, Any] | None:
+    if config.facts is None:
+        return None
+    from cards import load_facts
+
+    return load_facts(config.facts)
+
+
+def _model_block(segmenter: Any, given: str | Path, facts: dict[str, Any] | None) -> dict[str, Any]:
+    from models.checkpoint import sha256_file
+    from models.registry import build, count_parameters
+
+    artifact = segmenter.artifact
+    cfg = segmenter.config
+    try:
+        params = count_parameters(build(cfg["model"], num_classes=int(cfg["num_classes"]), **cfg.get("model_cfg", {})))
+    except Exception:  # a model the registry cannot build here: the count stays unknown, not wrong
+        params = None
+    version = (facts or {}).get("version") or "0"
+    if isinstance(version, dict):  # card facts: version: {current: 1.0.0, release_date: ...}
+        version = version.get("current") or "0"
+    return {"name": cfg["model"], "version": str(version), "artifact": str(given), "sha256": sha256_file(artifact),
+            "format": segmenter.format, "size_bytes": artifact.stat().st_size, "params": params,
+            "classes": {str(k): v for k, v in segmenter.classes.items()}, "image_size": segmenter.image_size}
+
+
+def _dataset_block(package: DatasetPackage) -> dict[str, Any]:
+    manifest = package.manifest
+    splits = sorted(manifest["split"].unique())
+    attributes = {}
+    for name, spec in package.spec.attributes.items():
+        entry: dict[str, Any] = {"kind": spec.kind, "sensitive": spec.sensitive, "source": spec.source}
+        if spec.values is not None:
+            entry["values"] = list(spec.values)
+        if spec.unit is not None:
+            entry["unit"] = spec.unit
+        if spec.range is not None:
+            entry["range"] = list(spec.range)
+        if spec.kind != "continuous":
+            entry["counts"] = {split: {str(k): int(v) for k, v in
+                                       manifest.loc[manifest["split"] == split, name].value_counts().sort_index()
+                                       .items()} for split in splits}
+        attributes[name] = entry
+    return {"name": package.spec.name, "version": package.spec.version, "manifest_sha256": package.manifest_sha256,
+            "n": {split: int((manifest["split"] == split).sum()) for split in splits}, "attributes": attributes}
+
+
+def _quantization(segmenter: Any) -> dict[str, Any] | None:
+    """RUN/quantization.json of a .pte written by `segaudit quantize` (without its volatile provenance)."""
+    if segmenter.format != "pte":
+        return None
+    report = segmenter.path.parent / "quantization.json"
+    if not report.is_file():
+        return None
+    data = json.loads(report.read_text(encoding="utf-8"))
+    if data.get("pte_sha256") != segmenter.config.get("pte_sha256"):
+        log.warning("%s describes another program than %s; not used", report, segmenter.path)
+        return None
+    for key in ("float_checkpoint", "pte"):  # names only: where the run lay on the auditing machine is noise
+        data[key] = Path(data[key]).name
+    data.get("provenance", {}).pop("seconds", None)
+    return data
+
+
+def _stable_privacy(privacy: dict[str, Any] | None, seconds: dict[str, float]) -> dict[str, Any] | None:
+    """privacy.json without what differs between a fresh and a cached run (moved to provenance.seconds)."""
+    if privacy is None:
+        return None
+    privacy = dict(privacy)
+    for key, value in (privacy.pop("seconds", None) or {}).items():
+        seconds[f"privacy_{key}"] = value
+    shadows = privacy.get("shadows")
+    if isinstance(shadows, dict):
+        privacy["shadows"] = {k: v for k, v in shadows.items() if k not in ("trained_now", "from_cache")}
+    return privacy
+
+
+def _card_status(facts: dict[str, Any] | None) -> dict[str, Any] | None:
+    if facts is None:
+        return None
+    from cards import check_facts
+    from cards.schemas import MODEL_FACTS
+
+    gaps = check_facts(facts, MODEL_FACTS)
+    return {"complete": not gaps, "missing": [gap.field for gap in gaps]}
+
+
+def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, facts: dict[str, Any] | None,
+                 config: AuditConfig) -> None:
+    """Model card (a draft with its gaps marked when facts are missing), dataset card, report.html."""
+    from cards.dataset_card import dataset_summary
+    from cards.outputs import write_dataset_card, write_model_card, write_report
+
+    if facts is not None and config.facts is not None:
+        write_model_card(folder / AUDIT_FILE, config.facts, folder / OUTPUTS["model_card"],
+                         draft=config.draft or not audit["card"]["complete"], templates=config.templates,
+                         min_group_size=config.card_min_group, by_group=folder / OUTPUTS["by_group"])
+    dataset_draft = config.draft or config.dataset_facts is None
+    if config.dataset_facts is not None:
+        from cards import check_facts, load_facts
+        from cards.schemas import DATASET_FACTS
+
+        dataset_draft = dataset_draft or bool(check_facts(load_facts(config.dataset_facts), DATASET_FACTS))
+    write_dataset_card(dataset_summary(package), config.dataset_facts, folder / OUTPUTS["dataset_card"],
+                       draft=dataset_draft, templates=config.templates, min_group_size=config.card_min_group)
+    if config.report:
+        write_report(folder, folder / OUTPUTS["report"], templates=config.templates)
+
+
+def _provenance(config: AuditConfig, command: str | None, started: str, seconds: dict[str, float],
+                finished: str | None = None) -> dict[str, Any]:
+    from audit import __version__
+
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    seeds = {"audit": config.seed, "fairness_bootstrap": config.fairness.seed}
+    if config.privacy is not None:
+        seeds["privacy"] = config.privacy.seed
+    return {"tool_version": __version__, "python": sys.version.split()[0], "packages": packages, "seeds": seeds,
+            "command": command or "run_audit()", "started": started, "finished": finished or started,
+            "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
