@@ -22,9 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/segaudit data synth --out reports/synthetic --n 600 --size 128 --seed 0 --skew-train
-	$(BIN)/segaudit data check reports/synthetic
-	$(BIN)/segaudit data preview reports/synthetic --out reports/synthetic/preview.png
+	$(BIN)/segaudit demo --quick --out reports/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,6 +30,7 @@ lint: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+	BIN=$(BIN) bash .ci/audit-gate-smoke.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -140,12 +140,12 @@ def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progr
                             lambda folder: _audit(out, folder, config, progress)))
 
     announce("gate")
-    from audit.gate import run_gate, write_text_atomic
+    from audit.gate import run_gate, write_atomic
 
     started = time.perf_counter()
     outcome = run_gate(out / "audit", POLICY)
-    write_text_atomic(out / "audit" / "gate-junit.xml", outcome.junit)
-    write_text_atomic(out / "audit" / "gate-summary.md", outcome.markdown)
+    write_atomic(out / "audit" / "gate-junit.xml", outcome.junit)
+    write_atomic(out / "audit" / "gate-summary.md", outcome.markdown)
     stages.append(StageResult("gate", out / "audit", False, time.perf_counter() - started))
     audit = json.loads((out / "audit" / "audit.json").read_text(encoding="utf-8"))
     return DemoResult(out=out, stages=stages, audit=audit, gate_passed=outcome.passed, gate_text=outcome.text)
@@ -168,7 +168,7 @@ def _train_config(config: DemoConfig):
 def _train(data: Path, folder: Path, train_config, progress: bool) -> None:
     from models.train import train
 
-    train(data, folder, train_config)
+    train(data, folder, train_config, progress=progress)
 
 
 def _quantize(data: Path, run: Path, folder: Path, config: DemoConfig, progress: bool) -> None:

@@ -35,6 +35,7 @@ def make_audit(folder: Path, dark_shortfall: float, n: int = 300, margin: float 
     audit = {
         "schema_version": 1,
         "model": {"name": "tinynet", "version": "1.2.0"},
+        "provenance": {"finished": "2026-11-21T08:00:00Z"},
         "dataset": {"name": "tiny", "attributes": {
             "tone": {"kind": "ordinal", "values": ["light", "medium", "dark"], "sensitive": True},
             "shape": {"kind": "categorical", "values": ["a", "b"], "sensitive": False}}},
@@ -176,9 +177,11 @@ def test_malformed_or_unknown_policy_keys_exit_2_naming_the_key(tmp_path: Path, 
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (None, "not found"), ("{not json", "not valid JSON"), ('{"schema_version": 7, "model": {"name": "m"}}',
-                                                            "schema_version"),
-    ('{"schema_version": 1}', "model.name"),
+    (None, "missing: expected an audit.json"), ("{not json", "not valid JSON"),
+    ('{"schema_version": 7, "model": {"name": "m"}}', "schema_version"),
+    ('{"schema_version": 1}', "field 'model'"),
+    ('{"schema_version": 1, "model": {"name": ""}, "dataset": {}, "performance": {}, "fairness": {}, '
+     '"provenance": {}}', "model.name"),
 ])
 def test_bad_audit_json_exits_2(tmp_path: Path, capsys, content: str | None, expected: str) -> None:
     path = tmp_path / "audit.json"

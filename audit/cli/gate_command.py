@@ -32,12 +32,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_gate_command(args: argparse.Namespace) -> int:
-    from audit.gate import run_gate, write_text_atomic
+    from audit.gate import run_gate, write_atomic
 
     outcome = run_gate(args.audit, args.policy)
     folder = args.audit if args.audit.is_dir() else args.audit.parent
-    junit = write_text_atomic(args.junit or folder / "gate-junit.xml", outcome.junit)
-    markdown = write_text_atomic(args.markdown or folder / "gate-summary.md", outcome.markdown)
+    junit = write_atomic(args.junit or folder / "gate-junit.xml", outcome.junit)
+    markdown = write_atomic(args.markdown or folder / "gate-summary.md", outcome.markdown)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:

@@ -9,18 +9,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from audit.gate.outputs import junit_xml, markdown_summary, text_summary, write_text_atomic
+from audit.gate.outputs import junit_xml, markdown_summary, text_summary
 from audit.gate.policy import GatePolicy, load_policy, parse_policy
 from audit.gate.rules import RuleResult, evaluate
+from cards.audit_file import load_audit
+from cards.outputs import write_atomic
 from models.errors import InputError
 
 __all__ = ["GateOutcome", "GatePolicy", "RuleResult", "evaluate", "load_audit", "load_policy", "parse_policy",
-           "run_gate", "write_text_atomic"]
+           "run_gate", "write_atomic"]
 
 
 @dataclass(frozen=True)
@@ -45,31 +45,12 @@ class GateOutcome:
         return markdown_summary(self.results, self.model)
 
 
-def load_audit(path: str | Path) -> dict[str, Any]:
-    """audit.json as a dict, checked for the fields every reader needs (InputError naming the field)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "audit.json"
-    if not path.is_file():
-        raise InputError("not found: expected the audit.json that `segaudit audit` writes", path=path)
-    try:
-        audit = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=path) from None
-    if not isinstance(audit, dict):
-        raise InputError("expected a JSON object", path=path)
-    if audit.get("schema_version") != 1:
-        raise InputError(f"unsupported schema_version {audit.get('schema_version')!r}; this segaudit reads 1",
-                         path=path, field="schema_version")
-    if not isinstance(audit.get("model"), dict) or not audit["model"].get("name"):
-        raise InputError("missing the model object or its name", path=path, field="model.name")
-    return audit
-
-
 def run_gate(audit_path: str | Path, policy: str | Path | GatePolicy) -> GateOutcome:
     """Judge the audit at `audit_path` (audit.json or its folder) by `policy` (a gate.toml path or a policy)."""
     audit_path = Path(audit_path)
-    audit = load_audit(audit_path)
+    audit = load_audit(audit_path)  # the same reader the cards use: schema version and required blocks
+    if not audit["model"].get("name"):
+        raise InputError("missing the model's name", path=audit_path, field="model.name")
     policy = policy if isinstance(policy, GatePolicy) else load_policy(policy)
     folder = audit_path if audit_path.is_dir() else audit_path.parent
     try:

@@ -6,11 +6,8 @@ JUnit is the format every CI system reads (GitHub Actions through a test-report 
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from pathlib import Path
 
 from audit.gate.rules import RuleResult
 
@@ -60,20 +57,6 @@ def markdown_summary(results: Sequence[RuleResult], model: str) -> str:
         lines += [f"| {_md(r.name)} | {'✅ pass' if r.passed else '❌ fail'} | {_md(r.message)} |" for r in rows]
         lines.append("")
     return "\n".join(lines)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _md(text: str) -> str:
