@@ -40,6 +40,7 @@ __all__ = ["ALiSNet", "CoarseNet", "alisnet"]
 # [14:] is the 1280-channel conv for the classifier, which ALiSNet drops.
 _TAP_ENDS = (9, 10, 12, 14)
 _OUTPUT_STRIDE = 4
+_DETAIL_END = 8  # layers[:8] end at stride 2 (16 channels at width 1.0)
 
 
 def _conv_bn_relu(in_ch: int, out_ch: int, kernel_size: int) -> nn.Sequential:
@@ -58,7 +59,8 @@ class CoarseNet(nn.Module):
     ``torch.export`` + ``prepare_pt2e``/``prepare_qat_pt2e`` with the XNNPACK quantizer.
     """
 
-    def __init__(self, num_classes: int, width_mult: float = 1.0, agg_channels: int = 64) -> None:
+    def __init__(self, num_classes: int, width_mult: float = 1.0, agg_channels: int = 64,
+                 detail_channels: int = 0) -> None:
         super().__init__()
         layers = list(MNASNet(alpha=width_mult).layers.children())
         for m in layers:
@@ -78,6 +80,16 @@ class CoarseNet(nn.Module):
             _conv_bn_relu(agg_channels, agg_channels, 3),
         )
         self.classifier = nn.Conv2d(agg_channels, num_classes, 1)
+        # Optional stride-2 detail for the point head: MnasNet's stride-2 output (layers[:_DETAIL_END]) through a
+        # 1x1 conv. At 128 px a person's limbs are 3-4 px wide, finer than the stride-4 grid can hold.
+        self.detail = _conv_bn_relu(self._out_channels(nn.Sequential(*layers[:_DETAIL_END])), detail_channels, 1) \
+            if detail_channels > 0 else None
+
+    @property
+    def fine_channels(self) -> int:
+        """Channels of the fine features handed to the point head."""
+        extra = self.detail[0].out_channels if self.detail is not None else 0
+        return self.lateral[0][0].out_channels + extra
 
     @staticmethod
     def _out_channels(stage: nn.Sequential) -> int:
@@ -86,14 +98,23 @@ class CoarseNet(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         taps = []
-        for stage in self.stages:
-            x = stage(x)
+        detail = None
+        for index, stage in enumerate(self.stages):
+            if index == 0 and self.detail is not None:
+                x = stage[:_DETAIL_END](x)
+                detail = self.detail(x)
+                x = stage[_DETAIL_END:](x)
+            else:
+                x = stage(x)
             taps.append(x)
         size = taps[0].shape[-2:]  # stride 4
         fine = self.lateral[0](taps[0])
         for lateral, tap in zip(self.lateral[1:], taps[1:], strict=True):
             fine = fine + F.interpolate(lateral(tap), size=size, mode="bilinear", align_corners=False)
         coarse = self.classifier(self.head(fine))
+        if detail is not None:  # fine features at stride 2: the aggregation upsampled, with the detail beside it
+            up = F.interpolate(fine, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+            fine = torch.cat([up, detail], dim=1)
         return coarse, fine
 
 
@@ -167,13 +188,15 @@ class ALiSNet(nn.Module):
         oversample_ratio: float = 3.0,
         importance_ratio: float = 0.75,
         point_hidden: int = 256,
+        detail_channels: int = 0,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.coarse = CoarseNet(num_classes, width_mult=width_mult, agg_channels=agg_channels)
+        self.coarse = CoarseNet(num_classes, width_mult=width_mult, agg_channels=agg_channels,
+                                detail_channels=detail_channels)
         self.refine = PointRendRefiner(
             num_classes,
-            fine_channels=agg_channels,
+            fine_channels=self.coarse.fine_channels,
             num_points=num_points,
             subdivision_points=subdivision_points,
             subdivision_steps=int(math.log2(_OUTPUT_STRIDE)),

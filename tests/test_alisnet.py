@@ -52,6 +52,21 @@ def test_train_and_eval_outputs_are_logits_at_input_resolution(num_classes: int)
     assert fine.shape == (1, 32, 16, 24)
 
 
+def test_stride_two_detail_reaches_the_point_head_at_stride_two() -> None:
+    model = _small(detail_channels=8, num_points=64, subdivision_points=128)
+    x = torch.randn(1, 3, 64, 96)
+    model.eval()
+    with torch.no_grad():
+        coarse, fine = model.coarse(x)
+        assert coarse.shape == (1, 2, 16, 24) and fine.shape == (1, 32 + 8, 32, 48)
+        assert model(x).shape == (1, 2, 64, 96)
+    assert model.refine.point_head.layers[0].in_channels == 32 + 8 + 2  # fine features + coarse logits
+    extra = sum(p.numel() for p in model.coarse.detail.parameters())
+    plain = sum(p.numel() for p in _small().parameters())
+    point_head_growth = 8 * model.refine.point_head.layers[0].out_channels
+    assert sum(p.numel() for p in model.parameters()) == plain + extra + point_head_growth
+
+
 def test_parameter_count_at_width_one_is_about_three_million() -> None:
     model = alisnet(2)
     n = sum(p.numel() for p in model.parameters())
