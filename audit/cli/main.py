@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 
 from audit import __version__
-from audit.cli import data_commands, fairness_command, gate_command, model_commands, quantize_command
+from audit.cli import (
+    audit_command,
+    card_command,
+    data_commands,
+    demo_command,
+    fairness_command,
+    gate_command,
+    model_commands,
+    privacy_command,
+    quantize_command,
+)
 from models.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -33,13 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.register(commands)
     fairness_command.register(commands)
     quantize_command.register(commands)
+    audit_command.register(commands)
+    demo_command.register(commands)
     gate_command.register(commands)
+    card_command.register(commands)
+    privacy_command.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for provenance: the command as it was given
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s")
     try:

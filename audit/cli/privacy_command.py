@@ -1,0 +1,143 @@
+"""`segaudit privacy`: membership-inference audit of a model, a thin layer over audit.privacy."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from audit.cli.table import format_table
+from models.errors import InputError
+
+DESCRIPTION = """\
+Can someone who holds the shipped model tell whether a given person's photo was in its training set?
+
+Threat model: the attacker has the model file (a .pte, queried like the app queries it: per-pixel class
+probabilities, or with --label-only the predicted mask only) and photos with masks from the same population.
+Members are the images of --members-split (what the model was trained on), non-members those of
+--nonmembers-split; --population-split (default val) holds the attacker's other photos.
+
+Signals per image, on the image and its mirror: mean logit-scaled true-class confidence, mean loss, the
+per-pixel loss map; label-only: the IoU of the predicted mask under augmentations.
+
+Attacks (--attacks, default all that the access and --shadow-models allow):
+  loss          threshold on the loss (Yeom et al. 2018)
+  population    confidence against its distribution on population images (Ye et al. 2022)
+  lira-offline  likelihood ratio against shadow models that did not train on the image (Carlini et al. 2022)
+  lira-online   ... and against those that did; one global variance when K < 32
+  rmia          robust MIA with reference models, offline, mixing parameter tuned on a reference model
+  loss-map-cnn  a small CNN over structured loss maps, trained on shadow models (Segmentations-Leak)
+  label-only    mask IoU under augmentations, calibrated by the shadows (argmax mask only)
+
+Shadow models: K models trained with the target's recipe (the run's config.json: architecture, input size,
+epochs, DP settings; found from --model, or --recipe) on random halves of members + non-members. They are
+cached in --cache by a hash of everything they depend on, so a rerun trains nothing, and trained in --workers
+processes with one torch thread each.
+
+Metrics per attack: ROC AUC with a bootstrap CI, TPR at 1% and 0.1% FPR, membership advantage, balanced
+accuracy and an empirical epsilon lower bound (threshold chosen on one half, Clopper-Pearson on the other;
+Jagielski et al. 2020); the same per subgroup of every declared attribute. Risk level none/low/medium/high from
+the strongest attack (AUC CI low >= 0.75 or TPR@1%FPR >= 20%: high; >= 0.60 or >= 5%: medium; > 0.5 or
+>= 2%: low). --compare audits more models (e.g. the float checkpoint, the int8 .pte, a DP-SGD run) on the same
+data and attacks into comparison.csv.
+
+Writes OUT/privacy.json, OUT/roc.png (log-log ROC), OUT/comparison.csv and OUT/scores.csv, atomically.
+Exit code 0 whatever the risk (the gate judges it), 2 on bad input."""
+
+EPILOG = """\
+examples:
+  segaudit privacy --model runs/sinet/model.pte --data data/people --shadow-models 8 --out reports/privacy
+  segaudit privacy --model runs/sinet --data data/people --attacks loss,lira-online --seed 1 --out reports/p1
+  segaudit privacy --model runs/sinet/model.pte --data data/people --label-only --out reports/p-label
+  segaudit privacy --model runs/sinet/model.pte --data data/people --compare float=runs/sinet \\
+      --compare dp-sgd=runs/sinet-dp --out reports/privacy"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("privacy", help="membership-inference attacks, exposure and risk (privacy audit)",
+                            description=DESCRIPTION, epilog=EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_argument_group("input")
+    source.add_argument("--model", type=Path, required=True,
+                        help="the target: a .pte program, a checkpoint folder or a run folder (RUN/best)")
+    source.add_argument("--data", type=Path, required=True, help="dataset package folder")
+    source.add_argument("--recipe", type=Path, default=None,
+                        help="the target run's config.json, when it cannot be found from --model")
+    source.add_argument("--members-split", default="train", help="split the target was trained on (train)")
+    source.add_argument("--nonmembers-split", default="test", help="split it never saw (test)")
+    source.add_argument("--population-split", default="val",
+                        help="the attacker's other photos; 'none' for none (val)")
+    attack = p.add_argument_group("attacks")
+    attack.add_argument("--attacks", type=_names, default=None, metavar="A,B",
+                        help="attacks to run (default: all the access and --shadow-models allow)")
+    attack.add_argument("--label-only", action="store_true",
+                        help="the attacker sees only the predicted mask: run label-only attacks only")
+    attack.add_argument("--shadow-models", type=int, default=8, help="shadow models K (default 8; 0: none)")
+    attack.add_argument("--shadow-epochs", type=int, default=None,
+                        help="override the recipe's epochs for shadows (cheaper, weaker attack; recorded)")
+    attack.add_argument("--shadow-steps-per-epoch", type=int, default=None,
+                        help="override the recipe's steps per epoch for shadows")
+    attack.add_argument("--cache", type=Path, default=None,
+                        help="shadow cache folder (default $SEGAUDIT_CACHE/shadows or ~/.cache/segaudit/shadows)")
+    attack.add_argument("--workers", type=int, default=None,
+                        help="processes training shadows (default: min(K, cores)); results do not depend on it")
+    stats = p.add_argument_group("statistics")
+    stats.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the AUC CI (1000)")
+    stats.add_argument("--confidence", type=float, default=0.95, help="CI and epsilon-bound confidence (0.95)")
+    stats.add_argument("--min-group", type=int, default=5,
+                       help="members and non-members a subgroup needs for its AUC (default 5)")
+    stats.add_argument("--seed", type=int, default=0, help="seed of shadows, splits and resampling (default 0)")
+    out = p.add_argument_group("output")
+    out.add_argument("--compare", action="append", type=_labelled, default=[], metavar="LABEL=MODEL",
+                     help="also audit MODEL (same data and attacks) into comparison.csv (repeatable)")
+    out.add_argument("--out", type=Path, required=True,
+                     help="output folder (new, empty, or a previous privacy output, which is replaced)")
+    out.add_argument("--no-plots", action="store_true", help="skip roc.png")
+    p.set_defaults(handler=run_privacy)
+
+
+def run_privacy(args: argparse.Namespace) -> int:
+    from audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
+
+    population = None if args.population_split.lower() == "none" else args.population_split
+    config = PrivacyConfig(
+        members_split=args.members_split, nonmembers_split=args.nonmembers_split, population_split=population,
+        attacks=args.attacks, label_only=args.label_only, shadow_models=args.shadow_models,
+        shadow_epochs=args.shadow_epochs, shadow_steps_per_epoch=args.shadow_steps_per_epoch,
+        bootstrap=args.bootstrap, confidence=args.confidence, min_group=args.min_group, seed=args.seed,
+        workers=args.workers, cache_dir=args.cache)
+    labels = [label for label, _ in args.compare]
+    if len(set(labels)) != len(labels) or "target" in labels:
+        raise InputError(f"--compare labels must be unique and not 'target', got {labels}", field="--compare")
+    result = run_privacy_audit(args.model, args.data, config, recipe=args.recipe, progress=True)
+    compared = {label: run_privacy_audit(model, args.data, config, progress=True) for label, model in args.compare}
+    write_outputs(result, args.out, compared, plots=not args.no_plots)
+    _print_summary(result, compared)
+    print(f"wrote {args.out}/privacy.json, comparison.csv, scores.csv" + ("" if args.no_plots else ", roc.png"))
+    return 0
+
+
+def _print_summary(result, compared: dict) -> None:
+    print(f"{result.members} members, {result.nonmembers} non-members, {result.shadows.get('count', 0)} shadow "
+          f"models ({result.shadows.get('from_cache', 0)} from the cache)")
+    rows = [[a.name, a.auc, f"{a.auc_ci[0]:.3f}-{a.auc_ci[1]:.3f}", 100 * a.tpr_at_fpr["0.01"],
+             100 * a.tpr_at_fpr["0.001"], a.advantage, a.epsilon.epsilon] for a in result.attacks]
+    print(format_table(["attack", "AUC", "95% CI", "TPR@1%FPR %", "TPR@0.1%FPR %", "advantage", "eps >="], rows))
+    print(f"risk: {result.risk_level}: {result.risk_reason}")
+    for note in result.notes:
+        print(f"- {note}")
+    for label, other in compared.items():
+        print(f"compared {label} ({other.target['format']}): risk {other.risk_level}: {other.risk_reason}")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated attack names")
+    return names
+
+
+def _labelled(text: str) -> tuple[str, Path]:
+    label, sep, model = text.partition("=")
+    if not sep or not label.strip() or not model.strip():
+        raise argparse.ArgumentTypeError(f"expected LABEL=MODEL (e.g. dp-sgd=runs/sinet-dp), got {text!r}")
+    return label.strip(), Path(model.strip())

@@ -1,0 +1,165 @@
+"""`run_privacy_audit`: a model and a dataset package in, every attack's exposure and a risk level out.
+
+    >>> from audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
+    >>> result = run_privacy_audit("runs/alisnet/model.pte", "data/people", PrivacyConfig(shadow_models=8))
+    >>> result.risk_level, result.attack("lira-online").auc            # doctest: +SKIP
+    >>> write_outputs(result, "reports/privacy")                          # doctest: +SKIP
+
+Steps: resolve the target and its recipe -> the audit pool (members + non-members) and population images ->
+the target's signals -> shadow models (cached) and their signals -> attacks (scores from signals only; the
+membership labels are used only to measure them) -> metrics, per-group metrics, risk level.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.privacy.attacks import AttackData, run_attack
+from audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, PrivacyConfig
+from audit.privacy.groups import by_group
+from audit.privacy.result import LABEL_ONLY_THREAT_MODEL, THREAT_MODEL, AttackResult, PrivacyResult
+from audit.privacy.risk import risk_level
+from audit.privacy.shadows import make_jobs, plan_shadows, run_shadows, shadow_recipe
+from audit.privacy.signals import compute_signals
+from audit.privacy.target import resolve_target
+from models.data.package import DatasetPackage, load_package
+from models.data.torch_dataset import resize_mask
+from models.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyConfig | None = None, *,
+                      recipe: str | Path | None = None, progress: bool = False) -> PrivacyResult:
+    """Audit `model` (run folder, checkpoint folder or .pte) for membership inference on `data_dir`."""
+    config = config or PrivacyConfig()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    package = load_package(data_dir)
+    target, segmenter = resolve_target(model, recipe)
+    segmenter.batch_size = config.batch_size
+    _check_classes(package, segmenter)
+    members, nonmembers, population = _splits(package, config)
+    pool = pd.concat([members, nonmembers], ignore_index=True)
+    member = np.r_[np.ones(len(members), dtype=bool), np.zeros(len(nonmembers), dtype=bool)]
+    images, masks = _read(package, pool, segmenter.image_size)
+    population_images, population_masks = _read(package, population, segmenter.image_size)
+
+    attacks = list(config.selected_attacks())
+    notes: list[str] = []
+    probabilities = not config.label_only
+    if probabilities and population.empty and "population" in attacks:
+        if config.attacks is not None:
+            raise InputError(f"the population attack needs population images, but the split "
+                             f"{config.population_split!r} is empty", path=package.manifest_path,
+                             field="population_split")
+        attacks.remove("population")
+        notes.append(f"population attack skipped: no images in split {config.population_split!r}")
+    label = any(a in LABEL_ONLY_ATTACKS for a in attacks)
+
+    query = {"map_size": config.map_size, "probabilities": probabilities, "label_only": label,
+             "seed": config.seed, "batch_size": config.batch_size}
+    target_pool = compute_signals(segmenter, images, masks, package.spec.ignore_index, map_size=config.map_size,
+                                  probabilities=probabilities, label_only=label, batch_size=config.batch_size,
+                                  seed=config.seed)
+    target_population = None
+    if probabilities and not population.empty:
+        target_population = compute_signals(segmenter, population_images, population_masks,
+                                            package.spec.ignore_index, map_size=config.map_size, label_only=False,
+                                            batch_size=config.batch_size, seed=config.seed)
+    timings["target_queries"] = time.perf_counter() - started
+
+    data = AttackData(target=target_pool, target_population=target_population, seed=config.seed)
+    shadows_info: dict[str, Any] = {"count": 0}
+    wants_shadows = any(a in SHADOW_ATTACKS or a in LABEL_ONLY_ATTACKS for a in attacks)
+    if config.shadow_models >= 2 and wants_shadows:
+        step = time.perf_counter()
+        recipe_config = shadow_recipe(target.recipe, target.trained, config.shadow_epochs,
+                                      config.shadow_steps_per_epoch)
+        inclusion = plan_shadows(len(pool), config.shadow_models, config.seed)
+        jobs = make_jobs(package.root, pool.to_dict("records"), population.to_dict("records"), inclusion,
+                         recipe_config, query, config.seed, config.cache)
+        shadows = run_shadows(jobs, inclusion, config.workers, progress=progress)
+        data.shadows, data.shadows_population, data.inclusion = shadows.pool, shadows.population, inclusion
+        shadows_info = {"count": config.shadow_models, "trained_now": shadows.trained,
+                        "from_cache": config.shadow_models - shadows.trained, "train_size": int(len(pool) // 2),
+                        "target_train_size": len(members), "recipe": shadows.recipe,
+                        "val": "population split" if not population.empty else "each shadow's out-half",
+                        "keys": [f.name for f in shadows.folders]}
+        if abs(len(pool) // 2 - len(members)) > 0.1 * len(members):
+            notes.append(f"shadows train on {len(pool) // 2} images (half the pool), the target on "
+                         f"{len(members)}: LiRA is most faithful when the non-members are as many as the members")
+        if config.shadow_epochs is not None or config.shadow_steps_per_epoch is not None:
+            notes.append("shadow training departs from the target's recipe (--shadow-epochs / "
+                         "--shadow-steps-per-epoch): cheaper, and a weaker attack than the recipe allows")
+        timings["shadows"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    results: list[AttackResult] = []
+    for name in attacks:
+        output = run_attack(name, data, config)
+        notes.extend(output.notes)
+        results.append(AttackResult.measure(name, output, member, config.bootstrap, config.confidence,
+                                            config.epsilon_delta, config.seed))
+    timings["attacks"] = time.perf_counter() - step
+    groups = by_group(pool, package.spec, member, {r.name: r.scores for r in results}, config.min_group,
+                      config.bootstrap, config.confidence, config.seed)
+    attack_dicts = [r.to_dict() for r in results]
+    level, reason = risk_level(attack_dicts, int((~member).sum()))
+    timings["total"] = time.perf_counter() - started
+    return PrivacyResult(
+        target=target.to_dict(model), threat_model=LABEL_ONLY_THREAT_MODEL if config.label_only else THREAT_MODEL,
+        ids=pool["id"].tolist(), member=member, population=len(population), shadows=shadows_info,
+        attacks=results, by_group=groups, risk_level=level, risk_reason=reason,
+        dataset={"name": package.spec.name, "version": package.spec.version,
+                 "manifest_sha256": package.manifest_sha256, "members_split": config.members_split,
+                 "nonmembers_split": config.nonmembers_split, "population_split": config.population_split},
+        config=config.to_dict(), notes=notes, seconds={k: round(v, 2) for k, v in timings.items()})
+
+
+def _check_classes(package: DatasetPackage, segmenter: Any) -> None:
+    if segmenter.num_classes != package.spec.num_classes:
+        raise InputError(f"the model predicts {segmenter.num_classes} classes {segmenter.classes} but the package "
+                         f"declares {package.spec.num_classes} {package.spec.classes}",
+                         path=package.root / "dataset.yaml", field="classes")
+
+
+def _splits(package: DatasetPackage, config: PrivacyConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    members = package.split(config.members_split)
+    nonmembers = package.split(config.nonmembers_split)
+    roles = ((members, config.members_split, "members"), (nonmembers, config.nonmembers_split, "non-members"))
+    for frame, split, role in roles:
+        if frame.empty:
+            raise InputError(f"no {role}: the split {split!r} has no images", path=package.manifest_path,
+                             field="split")
+    for frame, split, role in roles:
+        if len(frame) < 2:
+            raise InputError(f"{len(frame)} {role} in split {split!r}: the audit needs at least 2",
+                             path=package.manifest_path, field="split")
+    shared = sorted(set(members["image"]) & set(nonmembers["image"]))
+    if shared:
+        raise InputError(f"the members' and non-members' splits overlap: {len(shared)} image(s) in both, e.g. "
+                         f"{shared[0]!r}", path=package.manifest_path, field="image")
+    population = package.split(config.population_split) if config.population_split else members.iloc[:0]
+    return members, nonmembers, population
+
+
+def _read(package: DatasetPackage, rows: pd.DataFrame, size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    images, masks = [], []
+    for index, row in enumerate(rows.to_dict("records")):
+        images.append(package.read_image(row))
+        masks.append(package.read_mask(row))
+        if not (resize_mask(masks[-1], size) != package.spec.ignore_index).any():
+            raise InputError(f"the mask of {row['id']!r} has no valid pixel at the model's input size (all "
+                             f"ignore_index): nothing to measure", path=package.root / row["mask"], row=index + 1,
+                             field="mask")
+    return images, masks
+
+
+__all__ = ["ATTACKS", "run_privacy_audit"]

@@ -1,0 +1,134 @@
+"""What a privacy audit is asked: which images are members, which attacks, how many shadow models, how sure.
+
+Every field has the default the CLI documents; a bad value is an `InputError` naming the field.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+
+# Attacks in the order they are reported. "Needs shadows": they use shadow / reference models.
+ATTACKS = ("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn", "label-only")
+SHADOW_ATTACKS = ("lira-offline", "lira-online", "rmia", "loss-map-cnn")
+LABEL_ONLY_ATTACKS = ("label-only",)
+
+
+def default_cache_dir() -> Path:
+    """$SEGAUDIT_CACHE/shadows, else $XDG_CACHE_HOME/segaudit/shadows, else ~/.cache/segaudit/shadows."""
+    if os.environ.get("SEGAUDIT_CACHE"):
+        return Path(os.environ["SEGAUDIT_CACHE"]) / "shadows"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "segaudit" / "shadows"
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Settings of a membership-inference audit.
+
+    members_split / nonmembers_split: the package splits the target was / was not trained on.
+    population_split: the attacker's other photos from the same population (the population attack's reference
+    and RMIA's z samples; also the shadows' validation images); None or an empty split: none.
+    attacks: names from ATTACKS (None: every attack the threat model allows). label_only: the attacker sees only
+    the argmax mask, so only label-only attacks run. shadow_models: K, trained on random halves of the audit
+    pool in complementary pairs (each image is "in" for exactly K/2 of them when K is even).
+    shadow_epochs / shadow_steps_per_epoch: override the recipe (cheaper shadows, a weaker attack; recorded).
+    global_variance_below: LiRA uses one variance for all images when K is smaller (Carlini et al. 2022).
+    lira_signal: LiRA's statistic, "image" (logit of the image likelihood) or "pixel" (mean per-pixel logit).
+    map_size: side of the downsampled loss maps. bootstrap / confidence: AUC CI. epsilon_delta: the delta of
+    the empirical epsilon bound. min_group: members and non-members a subgroup needs for its AUC.
+    workers: processes training shadows side by side (each with one torch thread); None: min(K, cores).
+    cache_dir: where trained shadows and their signals are kept, keyed by a hash of everything they depend on.
+    """
+
+    members_split: str = "train"
+    nonmembers_split: str = "test"
+    population_split: str | None = "val"
+    attacks: tuple[str, ...] | None = None
+    label_only: bool = False
+    shadow_models: int = 8
+    shadow_epochs: int | None = None
+    shadow_steps_per_epoch: int | None = None
+    global_variance_below: int = 32
+    lira_signal: str = "image"
+    map_size: int = 16
+    cnn_epochs: int = 30
+    rmia_gamma: float = 1.0
+    rmia_a: float | None = None
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    epsilon_delta: float = 0.0
+    min_group: int = 5
+    batch_size: int = 16
+    seed: int = 0
+    workers: int | None = None
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.members_split == self.nonmembers_split:
+            raise InputError(f"members and non-members are both the split {self.members_split!r}; they must "
+                             "be different splits", field="nonmembers_split")
+        if self.population_split in (self.members_split, self.nonmembers_split):
+            raise InputError(f"the population split {self.population_split!r} is also the members' or the "
+                             "non-members' split", field="population_split")
+        if self.attacks is not None:
+            attacks = tuple(dict.fromkeys(str(a).strip() for a in self.attacks))
+            unknown = [a for a in attacks if a not in ATTACKS]
+            if unknown or not attacks:
+                raise InputError(f"unknown attack(s) {unknown}; the attacks are {', '.join(ATTACKS)}",
+                                 field="attacks")
+            if self.label_only and any(a not in LABEL_ONLY_ATTACKS for a in attacks):
+                raise InputError(f"with label-only access only {', '.join(LABEL_ONLY_ATTACKS)} can run; "
+                                 f"{[a for a in attacks if a not in LABEL_ONLY_ATTACKS]} need probabilities",
+                                 field="attacks")
+            object.__setattr__(self, "attacks", attacks)
+        for name, minimum in (("shadow_models", 0), ("global_variance_below", 1), ("map_size", 4),
+                              ("cnn_epochs", 1), ("bootstrap", 100), ("min_group", 2), ("batch_size", 1),
+                              ("seed", 0)):
+            _integer(getattr(self, name), name, minimum)
+        for name in ("shadow_epochs", "shadow_steps_per_epoch", "workers"):
+            if getattr(self, name) is not None:
+                _integer(getattr(self, name), name, 1)
+        if self.lira_signal not in ("image", "pixel"):
+            raise InputError(f"must be image or pixel, got {self.lira_signal!r}", field="lira_signal")
+        if not 0 < self.confidence < 1:
+            raise InputError(f"must be strictly between 0 and 1, got {self.confidence}", field="confidence")
+        if not 0 <= self.epsilon_delta < 1:
+            raise InputError(f"must be in [0, 1), got {self.epsilon_delta}", field="epsilon_delta")
+        if self.rmia_a is not None and not 0 <= self.rmia_a <= 1:
+            raise InputError(f"must be in [0, 1], got {self.rmia_a}", field="rmia_a")
+        needs = [a for a in self.selected_attacks() if a in SHADOW_ATTACKS]
+        if needs and self.shadow_models < 2:
+            raise InputError(f"attacks {needs} need at least 2 shadow models, got {self.shadow_models}",
+                             field="shadow_models")
+
+    def selected_attacks(self) -> tuple[str, ...]:
+        """The attacks to run: as asked, or every one the access and the number of shadows allow."""
+        if self.attacks is not None:
+            return self.attacks
+        if self.label_only:
+            return LABEL_ONLY_ATTACKS
+        return tuple(a for a in ATTACKS if self.shadow_models >= 2 or a not in SHADOW_ATTACKS)
+
+    @property
+    def cache(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as they appear in privacy.json (the cache folder and workers, which do not change
+        the results, are left out)."""
+        data = asdict(self)
+        for key in ("cache_dir", "workers"):
+            data.pop(key)
+        data["attacks"] = list(self.selected_attacks())
+        return data
+
+
+def _integer(value: Any, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InputError(f"must be an integer >= {minimum}, got {value!r}", field=name)

@@ -1,0 +1,268 @@
+"""Shadow (reference) models: trained like the target on random halves of the attacker's images, and queried.
+
+Plan: the audit pool (members + non-members, P images) is split K/2 times into a random half and its complement;
+shadow 2j trains on the half, shadow 2j+1 on the complement (an odd K adds one more random half). So every image
+is "in" for exactly K/2 shadows and "out" for the other K/2 (LiRA online needs both), and every shadow sees
+P/2 images. Each shadow is `models.train.train` with the target's recipe (architecture, input size, epochs,
+optimizer, DP settings) and its own seed, on a dataset package whose train split is its half and whose val split
+is the population split (or, without one, its out-half, used for checkpoint selection only).
+
+Cache: a shadow lives in CACHE/<key>/ where key hashes the recipe, the seed, and the ids and file sha256 of its
+train and val images; its signals on the pool and population in CACHE/<key>/signals-<query key>.npz. A second
+audit with the same data, recipe and seed trains nothing. Entries are written into a temporary folder and
+renamed into place, so an interrupted run never leaves a half-trained shadow in the cache.
+
+Parallel: missing shadows train in `workers` processes (spawned, one torch thread each: on a small CPU several
+one-thread processes beat one many-thread process, and never oversubscribe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from audit.privacy.signals import Signals, compute_signals
+from models.checkpoint import sha256_file
+from models.train import TrainConfig
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = 1
+
+
+def plan_shadows(n_pool: int, k: int, seed: int) -> np.ndarray:
+    """Inclusion matrix [K, P] (bool): which pool images each shadow trains on (see the module docstring)."""
+    rng = np.random.default_rng([seed, 0x5AD0])
+    inclusion = np.zeros((k, n_pool), dtype=bool)
+    for j in range(0, k, 2):
+        half = rng.permutation(n_pool)[: n_pool // 2 + int(n_pool % 2 and rng.random() < 0.5)]
+        inclusion[j, half] = True
+        if j + 1 < k:
+            inclusion[j + 1] = ~inclusion[j]
+    return inclusion
+
+
+@dataclass(frozen=True)
+class ShadowJob:
+    """Everything a worker process needs to train (or find) one shadow and query it; picklable."""
+
+    index: int
+    package_root: str
+    train_rows: tuple[dict[str, str], ...]  # manifest rows (id, image, mask) of its training images
+    val_rows: tuple[dict[str, str], ...]
+    query_rows: tuple[dict[str, str], ...]  # pool then population, in audit order
+    n_population: int
+    recipe: dict[str, Any]
+    query: dict[str, Any]  # signals settings: map_size, probabilities, label_only, seed, batch_size
+    key: str
+    query_key: str
+    cache: str
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.cache) / self.key
+
+    @property
+    def signals_path(self) -> Path:
+        return self.folder / f"signals-{self.query_key}.npz"
+
+
+@dataclass
+class Shadows:
+    """Trained shadows' signals on the pool and on the population, and who trained on what."""
+
+    inclusion: np.ndarray  # [K, P]
+    pool: list[Signals]
+    population: list[Signals]
+    folders: list[Path]
+    trained: int  # how many were trained now (the rest came from the cache)
+    recipe: dict[str, Any]
+
+
+def shadow_recipe(recipe: TrainConfig, trained: dict[str, Any], epochs: int | None,
+                  steps_per_epoch: int | None) -> TrainConfig:
+    """The target's recipe for a shadow: deterministic (no time budget: a run stopped by its budget gives its
+    epochs run instead), no loader workers, and the audit's overrides."""
+    if epochs is None:
+        epochs = int(trained["epochs_run"]) if trained.get("stopped") == "time-budget" else recipe.epochs
+    return replace(recipe, epochs=epochs, max_minutes=None, workers=0,
+                   steps_per_epoch=steps_per_epoch if steps_per_epoch is not None else recipe.steps_per_epoch)
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def file_digests(root: Path, rows: list[dict[str, str]]) -> list[list[str]]:
+    """[id, sha256(image), sha256(mask)] per row: what the cache key depends on."""
+    return [[r["id"], sha256_file(root / r["image"]), sha256_file(root / r["mask"])] for r in rows]
+
+
+def make_jobs(package_root: Path, pool_rows: list[dict[str, str]], population_rows: list[dict[str, str]],
+              inclusion: np.ndarray, recipe: TrainConfig, query: dict[str, Any], seed: int,
+              cache: Path) -> list[ShadowJob]:
+    """One job per shadow, with its cache keys."""
+    rows = [{k: r[k] for k in ("id", "image", "mask")} for r in pool_rows]
+    population = [{k: r[k] for k in ("id", "image", "mask")} for r in population_rows]
+    digests = file_digests(package_root, rows + population)
+    pool_digests, population_digests = digests[: len(rows)], digests[len(rows):]
+    query_key = digest({"v": CACHE_VERSION, "query": query, "images": digests})
+    jobs = []
+    for k, included in enumerate(inclusion):
+        train = [r for r, inside in zip(rows, included, strict=True) if inside]
+        val = population or [r for r, inside in zip(rows, included, strict=True) if not inside]
+        shadow_config = replace(recipe, seed=int(seed) * 1000 + k)
+        key = digest({"v": CACHE_VERSION, "recipe": asdict(shadow_config),
+                      "train": [d for d, inside in zip(pool_digests, included, strict=True) if inside],
+                      "val": population_digests or [d for d, inside in zip(pool_digests, included, strict=True)
+                                                    if not inside]})
+        jobs.append(ShadowJob(index=k, package_root=str(package_root), train_rows=tuple(train),
+                              val_rows=tuple(val), query_rows=tuple(rows + population),
+                              n_population=len(population), recipe=asdict(shadow_config), query=query, key=key,
+                              query_key=query_key, cache=str(cache)))
+    return jobs
+
+
+def run_shadows(jobs: list[ShadowJob], inclusion: np.ndarray, workers: int | None,
+                progress: bool = False) -> Shadows:
+    """Train and query every shadow not in the cache (in parallel when workers > 1), then load all signals."""
+    missing = [job for job in jobs if not job.signals_path.is_file()]
+    trained_before = {job.index for job in missing if _is_trained(job.folder)}
+    workers = max(1, min(len(missing), workers or os.cpu_count() or 1))
+    bar = tqdm(total=len(missing), desc="shadow models", unit="model", disable=not progress or not missing)
+    if workers > 1 and len(missing) > 1:
+        import multiprocessing
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread) as pool:
+            futures = [pool.submit(run_job, job) for job in missing]
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+    else:
+        for job in missing:
+            run_job(job)
+            bar.update()
+    bar.close()
+    signals = [Signals.load(job.signals_path) for job in jobs]
+    n_pool = inclusion.shape[1]
+    return Shadows(inclusion=inclusion, pool=[s.take(slice(0, n_pool)) for s in signals],
+                   population=[s.take(slice(n_pool, None)) for s in signals],
+                   folders=[job.folder for job in jobs],
+                   trained=len([j for j in missing if j.index not in trained_before]),
+                   recipe=jobs[0].recipe if jobs else {})
+
+
+def run_job(job: ShadowJob) -> Path:
+    """Train the shadow if the cache lacks it, then compute and store its signals; returns the signals file."""
+    from models.data.package import load_package
+    from models.runtime import Segmenter
+
+    if not _is_trained(job.folder):
+        _train(job)
+    package = load_package(job.package_root)
+    rows = list(job.query_rows)
+    images = [package.read_image(r) for r in rows]
+    masks = [package.read_mask(r) for r in rows]
+    segmenter = Segmenter(job.folder / "run" / "best", batch_size=job.query["batch_size"])
+    n_pool = len(rows) - job.n_population
+    settings = {k: job.query[k] for k in ("map_size", "seed", "batch_size")}
+    pool = compute_signals(segmenter, images[:n_pool], masks[:n_pool], package.spec.ignore_index,
+                           probabilities=job.query["probabilities"], label_only=job.query["label_only"], **settings)
+    parts = [pool]
+    if job.n_population:
+        parts.append(compute_signals(segmenter, images[n_pool:], masks[n_pool:], package.spec.ignore_index,
+                                     probabilities=job.query["probabilities"], label_only=False, **settings))
+        if pool.label_iou is not None:  # keep the arrays stackable: population has no label-only signal
+            parts[1].label_iou = np.full((job.n_population, pool.label_iou.shape[1]), np.nan)
+    from audit.privacy.signals import concat
+
+    concat(parts).save(job.signals_path)
+    return job.signals_path
+
+
+def _is_trained(folder: Path) -> bool:
+    return (folder / "run" / "result.json").is_file() and (folder / "run" / "best" / "model.json").is_file()
+
+
+def _train(job: ShadowJob) -> None:
+    from models.data.package import load_package
+    from models.data.writer import MANIFEST_FILE
+    from models.train import train
+
+    folder = job.folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{job.key}.tmp-", dir=folder.parent))
+    try:
+        source = load_package(job.package_root)
+        data = tmp / "data"
+        data.mkdir()
+        shutil.copy2(Path(job.package_root) / "dataset.yaml", data / "dataset.yaml")
+        columns = ["id", "image", "mask", "split", *source.spec.attributes]
+        lines = [",".join(columns)]
+        for split, rows in (("train", job.train_rows), ("val", job.val_rows)):
+            for row in rows:
+                for column in ("image", "mask"):
+                    _link(Path(job.package_root) / row[column], data / row[column])
+                lines.append(",".join([_csv(row["id"]), _csv(row["image"]), _csv(row["mask"]), split]
+                                      + [""] * len(source.spec.attributes)))
+        (data / MANIFEST_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with _quiet_training():
+            train(data, tmp / "run", TrainConfig(**job.recipe))
+        shutil.rmtree(data)
+        shutil.rmtree(tmp / "run" / "last", ignore_errors=True)
+        (tmp / "shadow.json").write_text(json.dumps({"index": job.index, "key": job.key, "recipe": job.recipe,
+                                                     "train_ids": [r["id"] for r in job.train_rows],
+                                                     "val_ids": [r["id"] for r in job.val_rows]}, indent=1))
+        if folder.exists():  # another process finished the same shadow first
+            shutil.rmtree(tmp)
+        else:
+            tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _link(source: Path, destination: Path) -> None:
+    """Hard-link a file into the shadow's package (a copy across file systems)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists():
+        return
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _csv(text: str) -> str:
+    return f'"{text}"' if any(c in text for c in ',"\n') else text
+
+
+@contextlib.contextmanager
+def _quiet_training() -> Iterator[None]:
+    """Shadow training logs nothing per epoch (K shadows x epochs lines would bury the audit's own output)."""
+    logger = logging.getLogger("models.train")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
