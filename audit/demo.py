@@ -7,8 +7,8 @@
 
 A stage's folder gets `.stage.json` with the hash of its inputs and settings when it completes; a rerun whose
 hash matches reuses the folder, anything else reruns the stage from a clean folder (an interrupted stage has no
-`.stage.json`, so it is simply redone). `QUICK` finishes in a few minutes on a 2-core laptop; `FULL` is the
-larger reference run.
+`.stage.json`, so it is simply redone). `QUICK` (400 images, shadows of 2 epochs) finishes in a few minutes
+on a 2-core machine; `FULL` (1,200 images, shadows with the target's own recipe) takes longer and attacks harder.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class DemoConfig:
     lr: float = 3e-3
     qat_epochs: float = 1.0
     shadow_models: int = 4
+    shadow_epochs: int | None = None  # None: the target's own recipe; fewer: cheaper shadows, a weaker attack
+    attacks: tuple[str, ...] | None = None  # None: every attack
     fairness_bootstrap: int = 1000
     fairness_margin: float = 0.02
     intersections: tuple[tuple[str, str], ...] = (("skin_tone", "body_shape"),)
@@ -54,8 +56,10 @@ class DemoConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-QUICK = DemoConfig()
-FULL = DemoConfig(images=3000, size=96, split=(0.6, 0.1, 0.3), epochs=12, shadow_models=8, fairness_bootstrap=2000)
+# Quick: the label-only attack queries every image under 8 augmentations on every shadow; it is left out here.
+QUICK = DemoConfig(images=400, epochs=6, shadow_epochs=2,
+                   attacks=("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn"))
+FULL = DemoConfig(images=1200, epochs=10, shadow_models=4, fairness_bootstrap=2000)
 
 
 @dataclass
@@ -132,7 +136,9 @@ def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progr
 
     announce("audit")
     facts_text = FACTS.read_text(encoding="utf-8") if FACTS.is_file() else ""
-    audit_settings = {"shadow_models": config.shadow_models, "bootstrap": config.fairness_bootstrap,
+    audit_settings = {"shadow_models": config.shadow_models, "shadow_epochs": config.shadow_epochs,
+                      "attacks": config.attacks,
+                      "bootstrap": config.fairness_bootstrap,
                       "margin": config.fairness_margin, "intersections": config.intersections,
                       "facts": hashlib.sha256(facts_text.encode()).hexdigest(), "seed": config.seed}
     audit_key = stage_key("audit", audit_settings, quantize_key)
@@ -190,8 +196,9 @@ def _audit(out: Path, folder: Path, config: DemoConfig, progress: bool) -> None:
     audit_config = AuditConfig(
         fairness=FairnessConfig(margin=config.fairness_margin, bootstrap=config.fairness_bootstrap,
                                 seed=config.seed, intersections=config.intersections),
-        privacy=PrivacyConfig(shadow_models=config.shadow_models, seed=config.seed, workers=config.workers,
-                              cache_dir=out / ".shadow-cache"),
+        privacy=PrivacyConfig(shadow_models=config.shadow_models, shadow_epochs=config.shadow_epochs,
+                              attacks=config.attacks,
+                              seed=config.seed, workers=config.workers, cache_dir=out / ".shadow-cache"),
         facts=FACTS if FACTS.is_file() else None,
         dataset_facts=DATASET_FACTS if DATASET_FACTS.is_file() else None, seed=config.seed,
         recipe=out / "run" / "config.json")

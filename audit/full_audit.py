@@ -96,6 +96,7 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
             step = time.perf_counter()
             result = run_privacy_audit(model, data, config.privacy, recipe=config.recipe, progress=progress)
             write_privacy(result, staging / OUTPUTS["privacy"])
+            seconds.update({f"privacy_{k}": v for k, v in result.seconds.items()})
             privacy = json.loads((staging / OUTPUTS["privacy"] / "privacy.json").read_text(encoding="utf-8"))
             seconds["privacy"] = time.perf_counter() - step
 
