@@ -147,10 +147,11 @@ def _check_destination(out: Path) -> None:
 
 def _remove_stale_staging(out: Path) -> None:
     """Staging folders of killed runs (their process is gone) are removed; a live run's is left alone."""
-    for folder in out.parent.glob(f".{out.name}.staging-*"):
+    prefix = f".{out.name}.staging-"
+    for folder in out.parent.glob(f"{prefix}*"):
         try:
-            pid = int(folder.name.split("-")[1])
-        except (IndexError, ValueError):
+            pid = int(folder.name[len(prefix):].split("-")[0])
+        except ValueError:
             continue
         if not _alive(pid):
             shutil.rmtree(folder, ignore_errors=True)

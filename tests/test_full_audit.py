@@ -101,10 +101,10 @@ def test_an_interrupted_audit_leaves_the_previous_one_whole(trained: tuple[Path,
 def test_a_killed_audit_leaves_nothing_and_the_next_run_starts_cleanly(trained: tuple[Path, Path],
                                                                        tmp_path: Path) -> None:
     data, run = trained
-    out = tmp_path / "audit"
+    out = tmp_path / "my-audit"  # a dash in the name must not confuse the staging folder's pid
     # A run killed before it finished: its staging folder is all that is left (its process is gone).
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".audit.staging-{dead.stdout.strip()}-x"
+    stale = tmp_path / f".my-audit.staging-{dead.stdout.strip()}-x"
     (stale / "fairness").mkdir(parents=True)
     (stale / "fairness" / "fairness.json").write_text("{")
     assert not out.exists()
