@@ -40,7 +40,8 @@ AUDIT_FILE = "audit.json"
 PACKAGES = ("torch", "torchvision", "executorch", "torchao", "opacus", "numpy", "scipy", "pandas", "scikit-learn",
             "jinja2")
 OUTPUTS = {"fairness": "fairness", "privacy": "privacy", "model_card": "model_card.md",
-           "dataset_card": "dataset_card.md", "by_group": "by_group.json", "report": "report.html"}
+           "dataset_card": "dataset_card.md", "dataset_summary": "dataset_summary.json", "by_group": "by_group.json",
+           "report": "report.html"}
 
 
 @dataclass
@@ -260,7 +261,7 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
                  config: AuditConfig) -> None:
     """Model card (a draft with its gaps marked when facts are missing), dataset card, report.html."""
     from cards.dataset_card import dataset_summary
-    from cards.outputs import write_dataset_card, write_model_card, write_report
+    from cards.outputs import json_text, write_atomic, write_dataset_card, write_model_card, write_report
 
     if facts is not None and config.facts is not None:
         write_model_card(folder / AUDIT_FILE, config.facts, folder / OUTPUTS["model_card"],
@@ -272,7 +273,9 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
         from cards.schemas import DATASET_FACTS
 
         dataset_draft = dataset_draft or bool(check_facts(load_facts(config.dataset_facts), DATASET_FACTS))
-    write_dataset_card(dataset_summary(package), config.dataset_facts, folder / OUTPUTS["dataset_card"],
+    summary = dataset_summary(package)  # the dataset card's statistics: it can be rendered again without images
+    write_atomic(folder / OUTPUTS["dataset_summary"], json_text(summary))
+    write_dataset_card(summary, config.dataset_facts, folder / OUTPUTS["dataset_card"],
                        draft=dataset_draft, templates=config.templates, min_group_size=config.card_min_group)
     if config.report:
         write_report(folder, folder / OUTPUTS["report"], templates=config.templates)
