@@ -19,7 +19,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from audit.fairness import FairnessConfig, audit_fairness
 from audit.fairness import write_outputs as write_fairness
 from audit.performance import performance_summary
 from models.data.package import DatasetPackage, load_package
-from models.data.writer import replace_folder
+from models.data.writer import staged_folder
 from models.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -78,8 +77,7 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
 
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-{os.getpid()}-", dir=out.parent))
-    try:
+    with staged_folder(out, tag=f"staging-{os.getpid()}") as staging:
         from audit.metrics import table_from_segmenter
 
         step = time.perf_counter()
@@ -122,10 +120,6 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
         seconds["total"] = time.perf_counter() - clock
         audit["provenance"] = _provenance(config, command, started, seconds, finished=_now())
         _write_json(staging / AUDIT_FILE, audit)
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("wrote %s", out / AUDIT_FILE)
     return audit
 

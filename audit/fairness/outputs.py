@@ -10,15 +10,13 @@ fairness.json); any other folder is refused, so a mistyped --out cannot wipe unr
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from audit.fairness.result import FairnessResult
 from audit.metrics import write_table
-from models.data.writer import replace_folder
+from models.data.writer import staged_folder
 from models.errors import InputError
 
 JSON_FILE, CSV_FILE, TABLE_FILE, PLOTS_DIR = "fairness.json", "fairness.csv", "table.csv", "plots"
@@ -34,9 +32,7 @@ def write_outputs(result: FairnessResult, out: str | Path, table: pd.DataFrame |
     """Write the audit into folder `out` (see the module docstring); returns `out`."""
     out = Path(out)
     _check_destination(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / JSON_FILE).write_text(fairness_json(result), encoding="utf-8")
         result.to_frame().to_csv(tmp / CSV_FILE, index=False, na_rep="", lineterminator="\n")
         if table is not None:
@@ -45,10 +41,6 @@ def write_outputs(result: FairnessResult, out: str | Path, table: pd.DataFrame |
             from audit.fairness.plots import write_plots
 
             write_plots(result, tmp / PLOTS_DIR)
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

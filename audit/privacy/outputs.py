@@ -10,14 +10,12 @@ step; an existing OUT is replaced only when empty or a previous privacy output (
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from audit.privacy.result import PrivacyResult
-from models.data.writer import replace_folder
+from models.data.writer import staged_folder
 from models.errors import InputError
 
 JSON_FILE, ROC_FILE, COMPARISON_FILE, SCORES_FILE = "privacy.json", "roc.png", "comparison.csv", "scores.csv"
@@ -37,9 +35,7 @@ def write_outputs(result: PrivacyResult, out: str | Path, compared: dict[str, Pr
     """Write the audit (and the comparison with `compared` models, by label) into folder `out`."""
     out = Path(out)
     _check_destination(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         (tmp / JSON_FILE).write_text(privacy_json(result), encoding="utf-8")
         comparison_table({label: result, **(compared or {})}).to_csv(tmp / COMPARISON_FILE, index=False,
                                                                      lineterminator="\n")
@@ -51,10 +47,6 @@ def write_outputs(result: PrivacyResult, out: str | Path, compared: dict[str, Pr
             from audit.privacy.plots import plot_roc
 
             plot_roc(result, tmp / ROC_FILE)
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -34,7 +34,7 @@ from skimage.color import rgb2lab
 
 from models.data.package import PARQUET_MANIFEST, DatasetPackage, load_package
 from models.data.spec import SPEC_FILE, UNKNOWN, AttributeSpec, DatasetSpec, load_spec
-from models.data.writer import MANIFEST_FILE, format_cell, replace_folder
+from models.data.writer import MANIFEST_FILE, format_cell, staged_folder
 from models.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -396,15 +396,9 @@ def _write_copy(source: Path, out: Path, spec: DatasetSpec, manifest: pd.DataFra
                          "output folder to update the package in place", path=out)
     if out.resolve().is_relative_to(source.resolve()):
         raise InputError("the output folder must not be inside the package", path=out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".derive-*"))
         _update_in_place(staging, spec, manifest, manifest_name)
-        replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 

@@ -6,6 +6,7 @@ package is complete, so an interrupted run never leaves half a dataset behind.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -115,6 +117,20 @@ class PackageWriter:
             writer.writerows(self._rows)
         replace_folder(self._tmp, self.out)
         return self.out
+
+
+@contextlib.contextmanager
+def staged_folder(destination: Path, tag: str = "tmp") -> Iterator[Path]:
+    """A hidden folder beside `destination` to write into; moved onto `destination` when the block completes,
+    removed when it raises (Ctrl-C included), so readers never see a half-written folder."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{tag}-", dir=destination.parent))
+    try:
+        yield staging
+        replace_folder(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def replace_folder(new: Path, destination: Path) -> None:
