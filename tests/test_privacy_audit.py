@@ -98,8 +98,10 @@ def test_dp_sgd_target_is_not_exposed(people: Path, tmp_path: Path) -> None:
     spent = json.loads((tmp_path / "run" / "result.json").read_text())["dp_epsilon_spent"]
     assert spent <= 8.0
     # The shadow-calibrated attacks: on 16 vs 16 images an uncalibrated loss threshold also measures which
-    # sample happened to hold the easier images, which no training procedure can remove.
-    config = PrivacyConfig(shadow_models=2, cache_dir=tmp_path / "cache",
+    # sample happened to hold the easier images, which no training procedure can remove. Four shadows, so that
+    # each image's calibration averages two models that did not train on it (one leaves the label-only score
+    # dominated by how that single DP model happens to fail on the image).
+    config = PrivacyConfig(shadow_models=SHADOWS, cache_dir=tmp_path / "cache",
                            attacks=("lira-offline", "lira-online", "label-only"), **FAST)
     result = run_privacy_audit(tmp_path / "run", people, config)
     assert result.target["dp_epsilon_spent"] == spent
