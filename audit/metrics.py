@@ -36,6 +36,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from models.data import UNKNOWN, DatasetPackage, load_package
+from models.data.writer import set_default_mode
 from models.errors import InputError
 
 if TYPE_CHECKING:
@@ -415,6 +416,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
             table.to_csv(tmp, index=False, na_rep="", lineterminator="\n")
         else:
             table.to_parquet(tmp, index=False)
+        set_default_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

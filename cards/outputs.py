@@ -18,6 +18,7 @@ from cards.facts import load_facts
 from cards.model_card import DEFAULT_MIN_GROUP_SIZE, render_model_card
 from cards.report import render_report
 from cards.results import by_group_document
+from models.data.writer import set_default_mode
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
@@ -28,6 +29,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

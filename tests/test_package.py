@@ -181,3 +181,25 @@ def test_spec_round_trips_through_yaml(tiny_package: Path) -> None:
     loaded = load_package(tiny_package).spec
     assert loaded == TINY_SPEC
     assert yaml.safe_load(loaded.to_yaml())["attributes"]["tone"]["values"] == ["light", "medium", "dark"]
+
+
+def test_staged_folder_publishes_with_the_usual_permissions_and_leaves_nothing_on_error(tmp_path: Path) -> None:
+    import os
+
+    from cards.outputs import write_atomic
+    from models.data.writer import staged_folder
+
+    umask = os.umask(0o022)
+    try:
+        with staged_folder(tmp_path / "out") as staging:
+            write_atomic(staging / "a.json", "{}")
+        assert (tmp_path / "out" / "a.json").read_text() == "{}"
+        assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755  # not mkdtemp's private 0700
+        assert (tmp_path / "out" / "a.json").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        with pytest.raises(RuntimeError), staged_folder(tmp_path / "out") as staging:
+            (staging / "half").write_text("x")
+            raise RuntimeError("interrupted")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.json"]
+    finally:
+        os.umask(umask)

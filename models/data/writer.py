@@ -125,12 +125,20 @@ def staged_folder(destination: Path, tag: str = "tmp") -> Iterator[Path]:
     removed when it raises (Ctrl-C included), so readers never see a half-written folder."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{tag}-", dir=destination.parent))
+    set_default_mode(staging)  # mkdtemp makes it private; the published folder gets the usual permissions
     try:
         yield staging
         replace_folder(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def set_default_mode(path: str | Path) -> None:
+    """Give a file or folder made by tempfile (0600 / 0700) the permissions a plain open() or mkdir() would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
 
 
 def replace_folder(new: Path, destination: Path) -> None:
