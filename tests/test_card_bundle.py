@@ -48,7 +48,13 @@ def test_committed_report_is_current():
         f"{BUNDLE.report} {STALE}"
 
 
-def test_reference_audit_marks_its_privacy_block_as_a_fixture():
+def test_reference_audit_is_a_real_audit_of_the_bundled_program():
+    from models.checkpoint import sha256_file
+
     audit = json.loads(_read(f"{BUNDLE.audit_dir}/audit.json"))
-    assert audit["privacy"]["risk_reason"].startswith("FIXTURE, NOT MEASURED")
-    assert "FIXTURE, NOT MEASURED" in _read(BUNDLE.model_card)
+    program = BUNDLE.path("models/bundled/alisnet/model.pte")
+    assert audit["model"]["sha256"] == sha256_file(program) and audit["model"]["format"] == "pte"
+    assert audit["provenance"]["command"].startswith("segaudit audit")
+    privacy = audit["privacy"]
+    assert privacy["shadow_models"] >= 4 and privacy["members"] > 0 and privacy["nonmembers"] > 0
+    assert "FIXTURE" not in json.dumps(audit) and "FIXTURE" not in _read(BUNDLE.model_card)

@@ -40,7 +40,12 @@ def test_report_is_self_contained_with_every_plot_embedded():
     html = render_report(REFERENCE)
     sources = re.findall(r'src="([^"]*)"', html)
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert len(sources) == 8 + 2 + 6 + 2  # forest plots, heatmaps, distributions, exposure per attribute
+    audit = json.loads((REFERENCE / "audit.json").read_text())
+    fairness, privacy = audit["fairness"], audit["privacy"]
+    forests = len(fairness["attributes"]) + len(fairness["intersections"])
+    heatmaps, distributions = len(fairness["intersections"]), len(fairness["attributes"])
+    exposure, roc = len(privacy["by_group"]), 1
+    assert len(sources) == forests + heatmaps + distributions + exposure + roc
     assert "<script" not in html and "http://" not in html
     assert not re.search(r'<link[^>]+href="(?!data:)', html)
     # verdicts come first
