@@ -7,7 +7,7 @@
 
 A stage's folder gets `.stage.json` with the hash of its inputs and settings when it completes; a rerun whose
 hash matches reuses the folder, anything else reruns the stage from a clean folder (an interrupted stage has no
-`.stage.json`, so it is simply redone). `QUICK` (400 images, shadows of 2 epochs) finishes in a few minutes
+`.stage.json`, so it is simply redone). `QUICK` (400 images, two shadows of 2 epochs) finishes in a few minutes
 on a 2-core machine; `FULL` (1,200 images, shadows with the target's own recipe) takes longer and attacks harder.
 """
 
@@ -57,7 +57,8 @@ class DemoConfig:
 
 
 # Quick: the label-only attack queries every image under 8 augmentations on every shadow; it is left out here.
-QUICK = DemoConfig(images=400, epochs=6, shadow_epochs=2,
+# Two shadows (one "in", one "out" per image) of 2 epochs keep the whole chain under 5 minutes on a 2-core CPU.
+QUICK = DemoConfig(images=400, epochs=6, shadow_models=2, shadow_epochs=2,
                    attacks=("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn"))
 FULL = DemoConfig(images=1200, epochs=10, shadow_models=4, fairness_bootstrap=2000)
 

@@ -16,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "program as a phone runs it: fairness of every attribute, membership inference with shadow models, "
         "the model card, the dataset card and report.html; finally the gate with gate.toml. Each stage is "
         "cached in OUT by a hash of its inputs and settings: a rerun reuses finished stages and redoes an "
-        "interrupted one. --quick (400 images at 64 px, 4 shadow models of 2 epochs, no label-only attack) takes "
+        "interrupted one. --quick (400 images at 64 px, 2 shadow models of 2 epochs, no label-only attack) takes "
         "a few minutes on a 2-core machine; the default (1,200 images, 4 shadow models trained with the target's "
         "own recipe, every attack) takes longer and attacks harder.",
         epilog="example: segaudit demo --quick, then open reports/demo/audit/report.html")
