@@ -64,6 +64,7 @@ class PackageWriter:
             raise InputError("already exists and is not empty (pass --overwrite to replace it)", path=self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        set_default_mode(self._tmp)
         (self._tmp / "images").mkdir()
         (self._tmp / "masks").mkdir()
         self._rows: list[dict[str, str]] = []
