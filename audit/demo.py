@@ -57,7 +57,8 @@ class DemoConfig:
 
 
 # Quick: the label-only attack queries every image under 8 augmentations on every shadow; it is left out here.
-# Two shadows (one "in", one "out" per image) of 2 epochs keep the whole chain under 5 minutes on a 2-core CPU.
+# Two shadows (one "in", one "out" per image) of 2 epochs: about 30 s less than four on a 2-core CPU, where
+# the whole chain takes 3.6-6 min (the ExecuTorch lowering alone 100-150 s; README).
 QUICK = DemoConfig(images=400, epochs=6, shadow_models=2, shadow_epochs=2,
                    attacks=("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn"))
 FULL = DemoConfig(images=1200, epochs=10, shadow_models=4, fairness_bootstrap=2000)
