@@ -3,8 +3,9 @@
     from models.quantize import QuantizeConfig, quantize_run
     report = quantize_run("runs/alisnet", "data/people4k", QuantizeConfig(method="qat", qat_epochs=1))
 
-Files: ``pt2e`` (prepare / fine-tune / calibrate / convert), ``lowering`` (export to .pte, refusals),
-``report`` (the measured figures), ``pipeline`` (the run folder in, three files out).
+Files: ``pt2e`` (prepare / fine-tune / calibrate / convert), ``patterns`` (cheaper torchao pattern matching),
+``lowering`` (export to .pte, refusals), ``report`` (the measured figures), ``pipeline`` (the run folder in,
+three files out).
 """
 
 from models.quantize.pipeline import PTE_FILE, SIDECAR_FILE, QuantizeConfig, quantize_run

@@ -31,6 +31,8 @@ from torchao.quantization.pt2e import (
 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e, prepare_qat_pt2e
 from tqdm import tqdm
 
+from models.quantize import patterns
+
 log = logging.getLogger(__name__)
 MAX_DIM = 1 << 16
 
@@ -95,6 +97,7 @@ def prepare(model: nn.Module, parts: tuple[Part, ...], example: Tensor, qat: boo
     QAT captures the training-mode graph (batch-statistics BatchNorm, folded into the convolutions with
     simulated quantization); PTQ captures the eval-mode graph. Each part's `dynamic_dims` stay dynamic.
     """
+    patterns.install()
     model = copy.deepcopy(model)
     # Two samples: export specialises a batch of one to a constant, and train-mode BatchNorm needs two.
     example = example[:1].expand(2, *example.shape[1:]).contiguous()
@@ -119,6 +122,7 @@ def prepare(model: nn.Module, parts: tuple[Part, ...], example: Tensor, qat: boo
 
 def convert(prepared_model: nn.Module, parts: tuple[Part, ...]) -> nn.Module:
     """Freeze observers/fake-quantizers into quantize/dequantize ops: the Python int8 reference model."""
+    patterns.install()
     model = prepared_model
     for part in parts:
         graph = get_part(model, part.name)
