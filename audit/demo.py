@@ -7,18 +7,23 @@
 
 A stage's folder gets `.stage.json` with the hash of its inputs and settings when it completes; a rerun whose
 hash matches reuses the folder, anything else reruns the stage from a clean folder (an interrupted stage has no
-`.stage.json`, so it is simply redone). `QUICK` (400 images, two shadows of 2 epochs) finishes in a few minutes
-on a 2-core machine; `FULL` (1,200 images, shadows with the target's own recipe) takes longer and attacks harder.
+`.stage.json`, so it is simply redone). While quantization runs (one core, mostly Python), the audit's shadow
+models already train in a second process: they need the recipe and the data, not the program. `QUICK` (400
+images, two shadows of 2 epochs) finishes in a few minutes on a 2-core machine; `FULL` (1,200 images, shadows
+with the target's own recipe) takes longer and attacks harder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,8 +62,8 @@ class DemoConfig:
 
 
 # Quick: the label-only attack queries every image under 8 augmentations on every shadow; it is left out here.
-# Two shadows (one "in", one "out" per image) of 2 epochs: about 30 s less than four on a 2-core CPU, where
-# the whole chain takes 3.6-6 min (the ExecuTorch lowering alone 100-150 s; README).
+# Two shadows (one "in", one "out" per image) of 2 epochs, trained while the model is quantized: the whole
+# chain takes 4.3-4.8 min on a 2-core CPU, of which ExecuTorch's lowering about 110 s (README).
 QUICK = DemoConfig(images=400, epochs=6, shadow_models=2, shadow_epochs=2,
                    attacks=("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn"))
 FULL = DemoConfig(images=1200, epochs=10, shadow_models=4, fairness_bootstrap=2000)
@@ -90,18 +95,22 @@ def stage_key(name: str, settings: dict[str, Any], upstream: str = "") -> str:
 def run_stage(name: str, folder: Path, key: str, work: Callable[[Path], None]) -> StageResult:
     """Reuse `folder` when its .stage.json carries `key`; else clear it, run `work(folder)`, then mark it done."""
     started = time.perf_counter()
-    marker = folder / STAGE_FILE
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text(encoding="utf-8")).get("key") == key:
-                return StageResult(name, folder, True, 0.0)
-        except json.JSONDecodeError:
-            pass
+    if is_current(folder, key):
+        return StageResult(name, folder, True, 0.0)
     if folder.exists():
         shutil.rmtree(folder)
     work(folder)
-    marker.write_text(json.dumps({"stage": name, "key": key}) + "\n", encoding="utf-8")
+    (folder / STAGE_FILE).write_text(json.dumps({"stage": name, "key": key}) + "\n", encoding="utf-8")
     return StageResult(name, folder, False, time.perf_counter() - started)
+
+
+def is_current(folder: Path, key: str) -> bool:
+    """Whether `folder` holds a finished stage with this key."""
+    marker = folder / STAGE_FILE
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("key") == key
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False
 
 
 def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progress: bool = True,
@@ -131,19 +140,34 @@ def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progr
     stages.append(run_stage("train", out / "run", train_key,
                             lambda folder: _train(out / "data", folder, train_config, progress)))
 
-    announce("quantize")
-    quantize_key = stage_key("quantize", {"qat_epochs": config.qat_epochs, "seed": config.seed}, train_key)
-    stages.append(run_stage("quantize", out / "int8", quantize_key,
-                            lambda folder: _quantize(out / "data", out / "run", folder, config, progress)))
-
-    announce("audit")
     facts_text = FACTS.read_text(encoding="utf-8") if FACTS.is_file() else ""
+    quantize_key = stage_key("quantize", {"qat_epochs": config.qat_epochs, "seed": config.seed}, train_key)
     audit_settings = {"shadow_models": config.shadow_models, "shadow_epochs": config.shadow_epochs,
                       "attacks": config.attacks,
                       "bootstrap": config.fairness_bootstrap,
                       "margin": config.fairness_margin, "intersections": config.intersections,
                       "facts": hashlib.sha256(facts_text.encode()).hexdigest(), "seed": config.seed}
     audit_key = stage_key("audit", audit_settings, quantize_key)
+
+    announce("quantize")
+    # The audit's shadow models need the recipe and the data, not the int8 program: they train on the second
+    # core while this process quantizes and lowers (mostly one-threaded Python). When quantization is reused,
+    # the audit trains them itself, in parallel.
+    shadows = None
+    if not is_current(out / "int8", quantize_key) and not is_current(out / "audit", audit_key):
+        shadows = ShadowsAhead.start(out, _privacy_config(out, config))
+    try:
+        stages.append(run_stage("quantize", out / "int8", quantize_key,
+                                lambda folder: _quantize(out / "data", out / "run", folder, config, progress,
+                                                         shadows)))
+    except BaseException:
+        if shadows is not None:
+            shadows.stop()
+        raise
+
+    announce("audit")
+    if shadows is not None:
+        shadows.finish()
     stages.append(run_stage("audit", out / "audit", audit_key,
                             lambda folder: _audit(out, folder, config, progress)))
 
@@ -179,33 +203,105 @@ def _train(data: Path, folder: Path, train_config, progress: bool) -> None:
     train(data, folder, train_config, progress=progress)
 
 
-def _quantize(data: Path, run: Path, folder: Path, config: DemoConfig, progress: bool) -> None:
-    """QAT on the run, then the program and its reports copied into their own stage folder."""
+def _quantize(data: Path, run: Path, folder: Path, config: DemoConfig, progress: bool,
+              shadows: ShadowsAhead | None) -> None:
+    """QAT on the run, then the program and its reports copied into their own stage folder. One thread (the
+    second core is the shadows'; and one thread count whether they train or not, so one program); shadows
+    training alongside are paused while the program is timed."""
     from models.quantize import QuantizeConfig, quantize_run
+    from models.quantize.report import torch_threads
 
-    quantize_run(run, data, QuantizeConfig(method="qat", qat_epochs=config.qat_epochs, seed=config.seed),
-                 progress=progress)
+    with torch_threads(1):
+        quantize_run(run, data, QuantizeConfig(method="qat", qat_epochs=config.qat_epochs, seed=config.seed),
+                     progress=progress, quiet_for_timing=shadows.paused if shadows is not None else None)
     folder.mkdir(parents=True)
     for name in ("model.pte", "model.json", "quantization.json"):
         shutil.move(str(run / name), folder / name)
 
 
+def _privacy_config(out: Path, config: DemoConfig):
+    from audit.privacy import PrivacyConfig
+
+    return PrivacyConfig(shadow_models=config.shadow_models, shadow_epochs=config.shadow_epochs,
+                         attacks=config.attacks, seed=config.seed, workers=config.workers,
+                         cache_dir=out / ".shadow-cache")
+
+
 def _audit(out: Path, folder: Path, config: DemoConfig, progress: bool) -> None:
     from audit.fairness import FairnessConfig
     from audit.full_audit import AuditConfig, run_audit
-    from audit.privacy import PrivacyConfig
 
     audit_config = AuditConfig(
         fairness=FairnessConfig(margin=config.fairness_margin, bootstrap=config.fairness_bootstrap,
                                 seed=config.seed, intersections=config.intersections),
-        privacy=PrivacyConfig(shadow_models=config.shadow_models, shadow_epochs=config.shadow_epochs,
-                              attacks=config.attacks,
-                              seed=config.seed, workers=config.workers, cache_dir=out / ".shadow-cache"),
+        privacy=_privacy_config(out, config),
         facts=FACTS if FACTS.is_file() else None,
         dataset_facts=DATASET_FACTS if DATASET_FACTS.is_file() else None, seed=config.seed,
         recipe=out / "run" / "config.json")
     run_audit(out / "int8" / "model.pte", out / "data", folder, audit_config, command="segaudit demo",
               progress=progress)
+
+
+@dataclass
+class ShadowsAhead:
+    """The audit's shadow models training one after another in a background process (one torch thread), into
+    the demo's shadow cache. Whatever is not finished when the audit starts, the audit trains itself, on every
+    core; the cache only ever holds finished shadows."""
+
+    process: Any
+    cache: Path
+
+    @classmethod
+    def start(cls, out: Path, privacy) -> ShadowsAhead:
+        import multiprocessing
+
+        process = multiprocessing.get_context("spawn").Process(
+            target=_train_shadows_ahead, args=(str(out / "run" / "config.json"), str(out / "data"), privacy),
+            name="segaudit-shadows", daemon=True)
+        process.start()
+        return cls(process, Path(privacy.cache))
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the process still (SIGSTOP) while something is timed, then let it go on."""
+        stop = getattr(signal, "SIGSTOP", None)
+        held = stop is not None and self.process.is_alive()
+        if held:
+            os.kill(self.process.pid, stop)
+        try:
+            yield
+        finally:
+            if held:
+                os.kill(self.process.pid, signal.SIGCONT)
+
+    def finish(self) -> None:
+        """Stop the process if it is still training (the audit trains what is missing, in parallel) and clear
+        the half-trained shadow it leaves; report a failure."""
+        if self.process.is_alive():
+            log.info("the audit trains the shadow models not finished ahead of it")
+            self.stop()
+            return
+        self.process.join()
+        if self.process.exitcode != 0:
+            log.warning("training the shadow models ahead of the audit failed (exit code %s); the audit trains "
+                        "the missing ones itself", self.process.exitcode)
+
+    def stop(self) -> None:
+        """Terminate the process and remove its unfinished shadow (an interrupted demo, or the audit's turn)."""
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        for partial in self.cache.glob(".*.tmp-*"):  # shadows.py trains into such a folder, then renames it
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _train_shadows_ahead(recipe: str, data: str, privacy) -> None:
+    import torch
+
+    from audit.privacy.prefetch import train_shadows
+
+    torch.set_num_threads(1)  # leave the other core to quantization
+    train_shadows(recipe, data, replace(privacy, workers=1))
 
 
 def with_overrides(config: DemoConfig, **changes: Any) -> DemoConfig:

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,67 @@ def test_rerun_takes_every_shadow_from_the_cache_and_gives_the_same_json(overfit
     assert privacy_json(again) == privacy_json(result)
 
 
+def test_shadows_trained_ahead_are_the_ones_the_audit_uses(overfit, people: Path, tmp_path: Path) -> None:
+    """`train_shadows` (what the demo runs while it quantizes) fills the cache under the audit's own keys."""
+    from audit.privacy.prefetch import train_shadows
+
+    root, _, _ = overfit
+    recipe = root / "run" / "config.json"
+    config = PrivacyConfig(shadow_models=2, shadow_epochs=2, attacks=("lira-offline", "rmia"),
+                           cache_dir=tmp_path / "cache", **FAST)
+    assert train_shadows(recipe, people, config) == 2
+    assert train_shadows(recipe, people, config) == 0
+    result = run_privacy_audit(root / "run", people, config)
+    assert result.shadows["trained_now"] == 0 and result.shadows["from_cache"] == 2
+    other = dataclasses.replace(config, seed=1)  # another seed: other halves, other keys
+    assert run_privacy_audit(root / "run", people, other).shadows["trained_now"] == 2
+    no_shadows = dataclasses.replace(config, attacks=("loss",), cache_dir=tmp_path / "unused")
+    assert train_shadows(recipe, people, no_shadows) == 0 and not (tmp_path / "unused").exists()
+
+
+def test_the_demo_trains_shadows_in_a_background_process(overfit, people: Path, tmp_path: Path) -> None:
+    from audit.demo import ShadowsAhead
+
+    root, _, _ = overfit
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "run").symlink_to(root / "run")
+    (out / "data").symlink_to(people)
+    config = PrivacyConfig(shadow_models=2, shadow_epochs=1, attacks=("lira-offline",),
+                           cache_dir=out / ".shadow-cache", **FAST)
+    ahead = ShadowsAhead.start(out, config)
+    stat = Path(f"/proc/{ahead.process.pid}/stat")
+    with ahead.paused():  # what the quantize stage does while it times the program
+        time.sleep(0.5)
+        assert ahead.process.is_alive()
+        if stat.exists():  # Linux: the state field of a stopped process is T
+            assert stat.read_text().rsplit(")", 1)[1].split()[0] == "T"
+    ahead.process.join(timeout=600)
+    ahead.finish()
+    assert ahead.process.exitcode == 0
+    assert len([p for p in (out / ".shadow-cache").iterdir() if not p.name.startswith(".")]) == 2
+    assert run_privacy_audit(root / "run", people, config).shadows["trained_now"] == 0
+
+
+def test_unfinished_shadows_are_stopped_and_leave_nothing_half_trained(overfit, people: Path,
+                                                                     tmp_path: Path) -> None:
+    from audit.demo import ShadowsAhead
+
+    root, _, _ = overfit
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "run").symlink_to(root / "run")
+    (out / "data").symlink_to(people)
+    config = PrivacyConfig(shadow_models=2, attacks=("lira-offline",), cache_dir=out / ".shadow-cache", **FAST)
+    ahead = ShadowsAhead.start(out, config)  # the target's 60 epochs: far from done in a few seconds
+    deadline = time.monotonic() + 120
+    while not list((out / ".shadow-cache").glob(".*.tmp-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ahead.finish()  # the audit's turn: stop it rather than wait
+    assert not ahead.process.is_alive()
+    assert list((out / ".shadow-cache").iterdir()) == []
+
+
 def test_dp_sgd_target_is_not_exposed(people: Path, tmp_path: Path) -> None:
     recipe = {**RECIPE, "epochs": 15, "dp_epsilon": 8.0}
     train(people, tmp_path / "run", TrainConfig(**recipe))
@@ -116,8 +179,18 @@ def program(overfit, people: Path) -> Path:
     from models.quantize import QuantizeConfig, quantize_run
 
     root, _, _ = overfit
-    quantize_run(root / "run", people, QuantizeConfig(method="ptq", calibration_batches=2, latency_runs=1,
-                                                      latency_warmup=1))
+    calls: list[str] = []
+
+    @contextlib.contextmanager
+    def quiet_for_timing():  # the demo pauses its background shadow training here
+        calls.append("paused")
+        yield
+        calls.append("resumed")
+
+    report = quantize_run(root / "run", people, QuantizeConfig(method="ptq", calibration_batches=2,
+                                                               latency_runs=1, latency_warmup=1),
+                          quiet_for_timing=quiet_for_timing)
+    assert calls == ["paused", "resumed"] and report.latency_pte.median_ms > 0
     return root / "run" / "model.pte"
 
 

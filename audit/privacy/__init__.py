@@ -5,9 +5,10 @@
     write_outputs(result, "reports/privacy")
 
 Files, one idea each: config (the settings), target (artifact and recipe), signals (what a query measures),
-shadows (shadow models: plan, cache, parallel training), attacks/ (loss, population, LiRA, RMIA, loss-map CNN,
-label-only), metrics (ROC, AUC CI, TPR at low FPR, epsilon lower bound), groups (per subgroup), risk (levels),
-result (privacy.json), outputs (files), plots (log-log ROC).
+shadows (shadow models: plan, cache, parallel training), prefetch (shadows trained before the target exists),
+attacks/ (loss, population, LiRA, RMIA, loss-map CNN, label-only), metrics (ROC, AUC CI, TPR at low FPR,
+epsilon lower bound), groups (per subgroup), risk (levels), result (privacy.json), outputs (files), plots
+(log-log ROC).
 """
 
 from audit.privacy.audit import run_privacy_audit

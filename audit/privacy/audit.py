@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,75 @@ from audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, Pr
 from audit.privacy.groups import by_group
 from audit.privacy.result import LABEL_ONLY_THREAT_MODEL, THREAT_MODEL, AttackResult, PrivacyResult
 from audit.privacy.risk import risk_level
-from audit.privacy.shadows import make_jobs, plan_shadows, run_shadows, shadow_recipe
+from audit.privacy.shadows import ShadowJob, make_jobs, plan_shadows, run_shadows, shadow_recipe
 from audit.privacy.signals import compute_signals
 from audit.privacy.target import resolve_target
 from models.data.package import DatasetPackage, load_package
 from models.data.torch_dataset import resize_mask
 from models.errors import InputError
+from models.train import TrainConfig
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditPlan:
+    """What the audit will query and attack, decided from the package and the settings alone (no model): the
+    shadows ahead of the audit (`prefetch.train_shadows`) and the audit itself plan from the same function, so
+    they agree on every cache key."""
+
+    members: pd.DataFrame
+    nonmembers: pd.DataFrame
+    population: pd.DataFrame
+    attacks: list[str]
+    notes: list[str]
+    probabilities: bool  # the attacker sees per-pixel probabilities (not label-only access)
+    label: bool  # a label-only attack runs, so every query also takes the augmented label-only signal
+
+    @property
+    def pool(self) -> pd.DataFrame:
+        return pd.concat([self.members, self.nonmembers], ignore_index=True)
+
+    @property
+    def member(self) -> np.ndarray:
+        return np.r_[np.ones(len(self.members), dtype=bool), np.zeros(len(self.nonmembers), dtype=bool)]
+
+    def query(self, config: PrivacyConfig) -> dict[str, Any]:
+        """The signal settings every model is queried with (part of the shadows' cache key)."""
+        return {"map_size": config.map_size, "probabilities": self.probabilities, "label_only": self.label,
+                "seed": config.seed, "batch_size": config.batch_size}
+
+    def wants_shadows(self, config: PrivacyConfig) -> bool:
+        return config.shadow_models >= 2 and any(a in SHADOW_ATTACKS or a in LABEL_ONLY_ATTACKS
+                                                 for a in self.attacks)
+
+
+def plan_audit(package: DatasetPackage, config: PrivacyConfig) -> AuditPlan:
+    """The splits, the attacks that can run on them and the kind of queries they need."""
+    members, nonmembers, population = _splits(package, config)
+    attacks = list(config.selected_attacks())
+    notes: list[str] = []
+    probabilities = not config.label_only
+    if probabilities and population.empty and "population" in attacks:
+        if config.attacks is not None:
+            raise InputError(f"the population attack needs population images, but the split "
+                             f"{config.population_split!r} is empty", path=package.manifest_path,
+                             field="population_split")
+        attacks.remove("population")
+        notes.append(f"population attack skipped: no images in split {config.population_split!r}")
+    label = any(a in LABEL_ONLY_ATTACKS for a in attacks)
+    return AuditPlan(members=members, nonmembers=nonmembers, population=population, attacks=attacks,
+                     notes=notes, probabilities=probabilities, label=label)
+
+
+def plan_shadows_for(package: DatasetPackage, plan: AuditPlan, config: PrivacyConfig, recipe: TrainConfig,
+                     trained: dict[str, Any]) -> tuple[list[ShadowJob], np.ndarray, TrainConfig]:
+    """The shadow jobs (with their cache keys) and inclusion matrix for a target trained with `recipe`."""
+    recipe_config = shadow_recipe(recipe, trained, config.shadow_epochs, config.shadow_steps_per_epoch)
+    inclusion = plan_shadows(len(plan.pool), config.shadow_models, config.seed)
+    jobs = make_jobs(package.root, plan.pool.to_dict("records"), plan.population.to_dict("records"), inclusion,
+                     recipe_config, plan.query(config), config.seed, config.cache)
+    return jobs, inclusion, recipe_config
 
 
 def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyConfig | None = None, *,
@@ -45,31 +107,16 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
     target, segmenter = resolve_target(model, recipe)
     segmenter.batch_size = config.batch_size
     _check_classes(package, segmenter)
-    members, nonmembers, population = _splits(package, config)
-    pool = pd.concat([members, nonmembers], ignore_index=True)
-    member = np.r_[np.ones(len(members), dtype=bool), np.zeros(len(nonmembers), dtype=bool)]
+    plan = plan_audit(package, config)
+    pool, population, member, attacks, notes = plan.pool, plan.population, plan.member, plan.attacks, plan.notes
     images, masks = _read(package, pool, segmenter.image_size)
     population_images, population_masks = _read(package, population, segmenter.image_size)
 
-    attacks = list(config.selected_attacks())
-    notes: list[str] = []
-    probabilities = not config.label_only
-    if probabilities and population.empty and "population" in attacks:
-        if config.attacks is not None:
-            raise InputError(f"the population attack needs population images, but the split "
-                             f"{config.population_split!r} is empty", path=package.manifest_path,
-                             field="population_split")
-        attacks.remove("population")
-        notes.append(f"population attack skipped: no images in split {config.population_split!r}")
-    label = any(a in LABEL_ONLY_ATTACKS for a in attacks)
-
-    query = {"map_size": config.map_size, "probabilities": probabilities, "label_only": label,
-             "seed": config.seed, "batch_size": config.batch_size}
     target_pool = compute_signals(segmenter, images, masks, package.spec.ignore_index, map_size=config.map_size,
-                                  probabilities=probabilities, label_only=label, batch_size=config.batch_size,
-                                  seed=config.seed)
+                                  probabilities=plan.probabilities, label_only=plan.label,
+                                  batch_size=config.batch_size, seed=config.seed)
     target_population = None
-    if probabilities and not population.empty:
+    if plan.probabilities and not population.empty:
         target_population = compute_signals(segmenter, population_images, population_masks,
                                             package.spec.ignore_index, map_size=config.map_size, label_only=False,
                                             batch_size=config.batch_size, seed=config.seed)
@@ -77,24 +124,19 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
 
     data = AttackData(target=target_pool, target_population=target_population, seed=config.seed)
     shadows_info: dict[str, Any] = {"count": 0}
-    wants_shadows = any(a in SHADOW_ATTACKS or a in LABEL_ONLY_ATTACKS for a in attacks)
-    if config.shadow_models >= 2 and wants_shadows:
+    if plan.wants_shadows(config):
         step = time.perf_counter()
-        recipe_config = shadow_recipe(target.recipe, target.trained, config.shadow_epochs,
-                                      config.shadow_steps_per_epoch)
-        inclusion = plan_shadows(len(pool), config.shadow_models, config.seed)
-        jobs = make_jobs(package.root, pool.to_dict("records"), population.to_dict("records"), inclusion,
-                         recipe_config, query, config.seed, config.cache)
+        jobs, inclusion, _ = plan_shadows_for(package, plan, config, target.recipe, target.trained)
         shadows = run_shadows(jobs, inclusion, config.workers, progress=progress)
         data.shadows, data.shadows_population, data.inclusion = shadows.pool, shadows.population, inclusion
         shadows_info = {"count": config.shadow_models, "trained_now": shadows.trained,
                         "from_cache": config.shadow_models - shadows.trained, "train_size": int(len(pool) // 2),
-                        "target_train_size": len(members), "recipe": shadows.recipe,
+                        "target_train_size": len(plan.members), "recipe": shadows.recipe,
                         "val": "population split" if not population.empty else "each shadow's out-half",
                         "keys": [f.name for f in shadows.folders]}
-        if abs(len(pool) // 2 - len(members)) > 0.1 * len(members):
+        if abs(len(pool) // 2 - len(plan.members)) > 0.1 * len(plan.members):
             notes.append(f"shadows train on {len(pool) // 2} images (half the pool), the target on "
-                         f"{len(members)}: LiRA is most faithful when the non-members are as many as the members")
+                         f"{len(plan.members)}: LiRA is most faithful when the non-members are as many as the members")
         if config.shadow_epochs is not None or config.shadow_steps_per_epoch is not None:
             notes.append("shadow training departs from the target's recipe (--shadow-epochs / "
                          "--shadow-steps-per-epoch): cheaper, and a weaker attack than the recipe allows")

@@ -58,8 +58,7 @@ def resolve_target(model: str | Path, recipe: str | Path | None = None) -> tuple
     if config.size != segmenter.image_size:
         raise InputError(f"the recipe's input size {config.size} differs from the model's {segmenter.image_size}",
                          path=recipe_path, field="size")
-    result_path = recipe_path.parent / RESULT_FILE
-    trained = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
+    trained = read_trained(recipe_path)
     target = Target(model_path=model_path, artifact=segmenter.artifact, format=segmenter.format,
                     sha256=sha256_file(segmenter.artifact), recipe=config, recipe_path=recipe_path, trained=trained)
     return target, segmenter
@@ -86,6 +85,20 @@ def read_recipe(path: Path) -> TrainConfig:
     except InputError as error:
         raise InputError(error.message, path=path, field=error.field) from None
     return config
+
+
+def read_trained(recipe_path: Path) -> dict[str, Any]:
+    """The run's result.json beside its recipe (epochs run, why it stopped, DP epsilon spent); {} without one."""
+    result_path = recipe_path.parent / RESULT_FILE
+    if not result_path.is_file():
+        return {}
+    try:
+        trained = json.loads(result_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON: {exc}", path=result_path) from None
+    if not isinstance(trained, dict):
+        raise InputError("expected a JSON object (a run's result.json)", path=result_path)
+    return trained
 
 
 def _find_recipe(given: Path, model_path: Path, segmenter: Any) -> Path:

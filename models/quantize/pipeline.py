@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +74,13 @@ class QuantizeConfig:
 
 
 def quantize_run(run_dir: str | Path, data_dir: str | Path, config: QuantizeConfig | None = None,
-                 progress: bool = False) -> QuantizationReport:
-    """Quantize the run's checkpoint to int8, write RUN/model.pte, RUN/model.json and RUN/quantization.json."""
+                 progress: bool = False,
+                 quiet_for_timing: Callable[[], AbstractContextManager[Any]] | None = None) -> QuantizationReport:
+    """Quantize the run's checkpoint to int8, write RUN/model.pte, RUN/model.json and RUN/quantization.json.
+
+    `quiet_for_timing()`, when given, is entered while the latencies are measured: a caller with work of its
+    own in the background (the demo's shadow models) pauses it there, so the timings have the CPU to themselves.
+    """
     config = config or QuantizeConfig()
     config.validate()
     started = time.monotonic()
@@ -117,7 +125,8 @@ def quantize_run(run_dir: str | Path, data_dir: str | Path, config: QuantizeConf
         pte_path.write_bytes(buffer)
         sidecar = _sidecar(checkpoint, checkpoint_dir, pte_path, config)
         (staging / SIDECAR_FILE).write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
-        measured = _measure(float_model, int8_model, pte_path, package, checkpoint, config, progress)
+        measured = _measure(float_model, int8_model, pte_path, package, checkpoint, config, progress,
+                            quiet_for_timing or contextlib.nullcontext)
         report = QuantizationReport(
             model=name, model_cfg=checkpoint["model_cfg"], method=config.method,
             quantized_parts=[part.name for part in parts],
@@ -195,7 +204,8 @@ def _sidecar(checkpoint: dict[str, Any], checkpoint_dir: Path, pte_path: Path, c
 
 @torch.inference_mode()
 def _measure(float_model: nn.Module, int8_model: nn.Module, pte_path: Path, package: DatasetPackage,
-             checkpoint: dict[str, Any], config: QuantizeConfig, progress: bool) -> dict[str, Any]:
+             checkpoint: dict[str, Any], config: QuantizeConfig, progress: bool,
+             quiet_for_timing: Callable[[], AbstractContextManager[Any]]) -> dict[str, Any]:
     """Score the three models on the test split (mIoU, agreement) and time float eager vs the program."""
     from tqdm import tqdm
 
@@ -223,11 +233,11 @@ def _measure(float_model: nn.Module, int8_model: nn.Module, pte_path: Path, pack
 
     example = next(iter(loader))["image"][:1].contiguous()
     et_threads = executorch_thread_count()
-    with torch_threads(et_threads) as threads:  # float PyTorch at the program's thread count
+    with quiet_for_timing(), torch_threads(et_threads) as threads:  # float PyTorch at the program's threads
         float_latency = measure_latency(lambda: float_model(example), config.latency_runs, config.latency_warmup,
                                         threads)
-    pte_latency = measure_latency(lambda: segmenter.logits(example), config.latency_runs, config.latency_warmup,
-                                  et_threads)
+        pte_latency = measure_latency(lambda: segmenter.logits(example), config.latency_runs,
+                                      config.latency_warmup, et_threads)
     return {
         "test_images": scores["pte"].num_images,
         "miou_float": scores["float"].miou, "miou_int8": scores["int8"].miou, "miou_pte": scores["pte"].miou,
