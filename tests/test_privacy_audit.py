@@ -247,3 +247,18 @@ def test_bad_input_exits_2_naming_the_field(overfit, people: Path, tmp_path: Pat
         assert main(base + extra) == 2, extra
         assert expected in capsys.readouterr().err, extra
     assert not (tmp_path / "o").exists()
+
+
+def test_a_corrupt_result_json_beside_the_recipe_is_named(tmp_path: Path) -> None:
+    from audit.privacy.target import read_trained
+    from models.errors import InputError
+
+    recipe = tmp_path / "config.json"
+    assert read_trained(recipe) == {}  # no result.json: nothing known about how the run ended
+    (tmp_path / "result.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="expected a JSON object") as error:
+        read_trained(recipe)
+    assert "result.json" in str(error.value)
+    (tmp_path / "result.json").write_text("{broken")
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_trained(recipe)

@@ -69,12 +69,7 @@ def read_recipe(path: Path) -> TrainConfig:
     if not path.is_file():
         raise InputError("the training recipe (a run's config.json) is missing; pass --recipe RUN/config.json",
                          path=path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=path) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a JSON object (a run's config.json)", path=path)
+    data = _json_object(path, "a run's config.json")
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -90,15 +85,17 @@ def read_recipe(path: Path) -> TrainConfig:
 def read_trained(recipe_path: Path) -> dict[str, Any]:
     """The run's result.json beside its recipe (epochs run, why it stopped, DP epsilon spent); {} without one."""
     result_path = recipe_path.parent / RESULT_FILE
-    if not result_path.is_file():
-        return {}
+    return _json_object(result_path, "a run's result.json") if result_path.is_file() else {}
+
+
+def _json_object(path: Path, what: str) -> dict[str, Any]:
     try:
-        trained = json.loads(result_path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=result_path) from None
-    if not isinstance(trained, dict):
-        raise InputError("expected a JSON object (a run's result.json)", path=result_path)
-    return trained
+        raise InputError(f"not valid JSON: {exc}", path=path) from None
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object ({what})", path=path)
+    return data
 
 
 def _find_recipe(given: Path, model_path: Path, segmenter: Any) -> Path:
