@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from models.data import UNKNOWN, DatasetPackage, load_package
-from models.data.writer import set_default_mode
-from models.errors import InputError
+from segaudit.core.atomic import set_default_mode
+from segaudit.core.errors import InputError
+from segaudit.models.data import UNKNOWN, DatasetPackage, load_package
 
 if TYPE_CHECKING:
-    from models.runtime import Segmenter
+    from segaudit.models.runtime import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def image_metrics(pred: np.ndarray, target: np.ndarray, classes: dict[int, str],
 
     Raises ValueError when every target pixel is ignored or a class id is out of range.
     """
-    from models.evaluate import SegmentationMetrics  # imports torch: only when images are scored
+    from segaudit.models.evaluate import SegmentationMetrics  # imports torch: only when images are scored
 
     if not np.any(target != ignore_index):
         raise ValueError(f"every pixel of the truth mask is ignore_index {ignore_index}: nothing to score")
@@ -151,7 +151,7 @@ def table_from_segmenter(model: Segmenter | str | Path, package: DatasetPackage 
     score every image. `progress` shows a tqdm bar."""
     from tqdm import tqdm
 
-    from models.runtime import Segmenter
+    from segaudit.models.runtime import Segmenter
 
     package = _as_package(package)
     segmenter = model if isinstance(model, Segmenter) else Segmenter(model)
@@ -243,7 +243,8 @@ def _score(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, A
         except ValueError as exc:
             raise InputError(f"{exc} (id {record['id']!r})", path=package.root / record["mask"],
                              row=index + 1) from None
-        scored.append({ID: record[ID], "split": record["split"],
+        subject = {"subject_id": record["subject_id"]} if "subject_id" in record else {}
+        scored.append({ID: record[ID], "split": record["split"], **subject,
                        **{a: record[a] for a in spec.attributes}, **values})
     return normalise_table(pd.DataFrame(scored))  # the same column types as a table read from a file
 
@@ -310,7 +311,7 @@ def _text(value: Any) -> str:
 
 
 def _ids(column: pd.Series, path: str | Path | None) -> pd.Series:
-    ids = column.map(_text)
+    ids = column.astype("string").str.strip().fillna("")  # = column.map(_text), vectorised
     empty = np.flatnonzero((ids == "").to_numpy())
     if empty.size:
         raise InputError("empty id", path=path, row=int(empty[0]) + 1, field=ID)
@@ -402,6 +403,20 @@ def check_table(table: pd.DataFrame, metric: str, attributes: Iterable[str], pat
                          f"{candidates}", path=path, field=missing[0])
 
 
+def _write_csv(table: pd.DataFrame, path: str) -> None:
+    """CSV through pyarrow (about 10x faster than pandas at a million rows; floats in shortest round-trip form,
+    missing values empty), or pandas for columns pyarrow cannot type (mixed objects)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        table.to_csv(path, index=False, na_rep="", lineterminator="\n")
+        return
+    pa_csv.write_csv(arrow, path, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write the table as CSV or Parquet (by suffix), atomically: a temporary file beside it, then a rename."""
     path = Path(path)
@@ -413,7 +428,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     os.close(handle)
     try:
         if suffix == ".csv":
-            table.to_csv(tmp, index=False, na_rep="", lineterminator="\n")
+            _write_csv(table, tmp)
         else:
             table.to_parquet(tmp, index=False)
         set_default_mode(tmp)

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.metrics import class_keys
-from models.errors import InputError
+from segaudit.audit.metrics import class_keys
+from segaudit.core.errors import InputError
 
 
 def performance_summary(table: pd.DataFrame, classes: dict[int, str], split: str, alpha: float = 0.05,

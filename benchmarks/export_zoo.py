@@ -22,12 +22,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.cli.table import format_table  # noqa: E402
-from models.checkpoint import save_checkpoint  # noqa: E402
-from models.data.synth import synthesize  # noqa: E402
-from models.errors import InputError  # noqa: E402
-from models.quantize import QuantizeConfig, quantize_run  # noqa: E402
-from models.registry import MODELS, build  # noqa: E402
+from segaudit.app.cli.table import format_table  # noqa: E402
+from segaudit.core.errors import InputError  # noqa: E402
+from segaudit.models.checkpoint import save_checkpoint  # noqa: E402
+from segaudit.models.data.synth import synthesize  # noqa: E402
+from segaudit.models.quantize import QuantizeConfig, quantize_run  # noqa: E402
+from segaudit.models.registry import MODELS, build  # noqa: E402
 
 
 def export_one(name: str, data: Path, work: Path, size: int) -> list[str]:

@@ -8,9 +8,10 @@ age_group (5 values), height_cm (continuous: quartile bins, plus a trend), and 2
 (skin_tone x body_shape, age_group x body_shape); per-image IoU from a Beta around 0.9 (sd 0.05) with a
 2-point shortfall for the three darkest tones.
 
-segaudit: `audit_fairness` with B bootstrap resamples does everything the audit reports (per-group stratified
-bootstrap CIs, Kruskal-Wallis, Mann-Whitney of each group against the rest, Holm, Cliff's delta, power,
-verdicts, the trend); writing fairness.json, the CSVs and the plots is timed separately.
+segaudit: `audit_fairness` does everything the audit reports (per-group t-intervals, Welch tests of each group
+against the rest, the largest gap with simultaneous bounds, Holm over the audit, Kruskal-Wallis, Mann-Whitney
+and Cliff's delta, power, verdicts, the trend with B bootstrap resamples); writing fairness.json, the CSVs and
+the plots is timed separately.
 fairlearn: `MetricFrame(metrics=mean per-image IoU, n_boot=...)` gives each group's mean and bootstrap
 quantiles, nothing more. `--fairlearn all` runs it on the same 6 groupings (intersections as two sensitive
 features), `one` on skin_tone alone (then the ratio is against segaudit's audit of skin_tone alone), `skip`
@@ -32,9 +33,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.fairness import FairnessConfig, audit_fairness, write_outputs  # noqa: E402
-from audit.fairness.subgroups import attribute_grouping  # noqa: E402
-from models.data import AttributeSpec  # noqa: E402
+from segaudit.audit.fairness import FairnessConfig, audit_fairness, write_outputs  # noqa: E402
+from segaudit.audit.fairness.subgroups import attribute_grouping  # noqa: E402
+from segaudit.models.data import AttributeSpec  # noqa: E402
 
 MONK = tuple(f"monk_{i:02d}" for i in range(1, 11))
 SPECS = {

@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.cli.table import format_table  # noqa: E402
-from models.registry import MODELS, build, count_parameters  # noqa: E402
+from segaudit.app.cli.table import format_table  # noqa: E402
+from segaudit.models.registry import MODELS, build, count_parameters  # noqa: E402
 
 
 def latency_ms(model: torch.nn.Module, size: int, warmup: int, repeats: int) -> float:
@@ -61,7 +61,7 @@ def main() -> None:
                                                                                  args.repeats), 1)])
     print(format_table(["model", "parameters", "size MB (fp32)", f"latency ms @{args.size}"], rows))
     if args.runs:
-        from models.train import evaluate_checkpoint
+        from segaudit.models.train import evaluate_checkpoint
 
         run_rows = []
         for run in args.runs:

@@ -45,9 +45,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    from audit.privacy import PrivacyConfig, comparison_table, run_privacy_audit, write_outputs
-    from models.data.synth import synthesize
-    from models.train import TrainConfig, train
+    from segaudit.audit.privacy import PrivacyConfig, comparison_table, run_privacy_audit, write_outputs
+    from segaudit.models.data.synth import synthesize
+    from segaudit.models.train import TrainConfig, train
 
     shutil.rmtree(args.work, ignore_errors=True)
     val = 8 / args.n
@@ -61,7 +61,7 @@ def main() -> None:
           f"seconds {float_result.seconds}, risk {float_result.risk_level}")
     results = {"float": float_result}
     if args.compare:
-        from models.quantize import QuantizeConfig, quantize_run
+        from segaudit.models.quantize import QuantizeConfig, quantize_run
 
         timed("quantize (PTQ -> .pte)", quantize_run, args.work / "float", data,
               QuantizeConfig(method="ptq", latency_runs=5))

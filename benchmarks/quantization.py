@@ -29,10 +29,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from audit.cli.table import format_table  # noqa: E402
-from models.checkpoint import WEIGHTS_FILE, load_checkpoint  # noqa: E402
-from models.quantize.report import REPORT_FILE, Latency, executorch_thread_count  # noqa: E402
-from models.runtime import Segmenter  # noqa: E402
+from segaudit.app.cli.table import format_table  # noqa: E402
+from segaudit.models.checkpoint import WEIGHTS_FILE, load_checkpoint  # noqa: E402
+from segaudit.models.quantize.report import REPORT_FILE, Latency, executorch_thread_count  # noqa: E402
+from segaudit.models.runtime import Segmenter  # noqa: E402
 
 
 def interleaved_latency(first: Callable[[], object], second: Callable[[], object], runs: int, warmup: int,

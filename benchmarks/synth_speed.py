@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.data.synth import synthesize  # noqa: E402
+from segaudit.models.data.synth import synthesize  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def load_summary(path: Path) -> dict:
 def write_bundle(bundle: Bundle = Bundle(), screenshot: bool = True) -> list[Path]:
     """Render every bundled card and the report; with `screenshot`, also a full-page screenshot of the report
     in headless Chromium (the README shows it). Returns the files written."""
-    from cards.outputs import write_dataset_card, write_model_card, write_report
+    from segaudit.cards.outputs import write_dataset_card, write_model_card, write_report
 
     p = bundle.path
     written = write_model_card(p(bundle.audit_dir) / "audit.json", p(bundle.model_facts), p(bundle.model_card),
@@ -55,7 +55,7 @@ def write_bundle(bundle: Bundle = Bundle(), screenshot: bool = True) -> list[Pat
                                   p(bundle.dataset_card))
     written.append(write_report(p(bundle.audit_dir), p(bundle.report)))
     if screenshot:
-        from cards.browser import visit
+        from segaudit.cards.browser import visit
 
         p(bundle.screenshot).parent.mkdir(parents=True, exist_ok=True)
         page = visit(p(bundle.report), screenshot=p(bundle.screenshot), full_page=True)

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from cards.charts import split_bars
-from cards.environment import make_environment, render
-from cards.facts import check_facts, complete_facts, require_complete
-from cards.front_matter import dataset_metadata, front_matter
-from cards.schemas import DATASET_FACTS
-from models.data.package import DatasetPackage
-from models.data.spec import UNKNOWN
+from segaudit.cards.charts import split_bars
+from segaudit.cards.environment import make_environment, render
+from segaudit.cards.facts import check_facts, complete_facts, require_complete
+from segaudit.cards.front_matter import dataset_metadata, front_matter
+from segaudit.cards.schemas import DATASET_FACTS
+from segaudit.models.data.package import DatasetPackage
+from segaudit.models.data.spec import UNKNOWN
 
 TEMPLATE = "dataset_card.md.j2"
 SPLITS = ("train", "val", "test")

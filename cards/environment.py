@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 

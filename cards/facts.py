@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 PLACEHOLDER = re.compile(r"^\s*$|^\s*(TODO|TBD|FIXME)\b|^\s*<[^<>]*>\s*$", re.IGNORECASE)
 STATUSES = ("Under Preparation", "Regularly Updated", "Actively Maintained", "Limited Maintenance", "Deprecated")

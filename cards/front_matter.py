@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 
 def front_matter(metadata: dict[str, Any]) -> str:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cards.audit_file import audit_date
-from cards.environment import make_environment, render
-from cards.facts import check_facts, complete_facts, require_complete
-from cards.front_matter import front_matter, model_metadata
-from cards.results import (
+from segaudit.cards.environment import make_environment, render
+from segaudit.cards.facts import check_facts, complete_facts, require_complete
+from segaudit.cards.front_matter import front_matter, model_metadata
+from segaudit.cards.results import (
     artifact_description,
     attack_label,
     fairness_groups,
@@ -24,9 +23,10 @@ from cards.results import (
     most_exposed,
     privacy_groups,
 )
-from cards.schemas import MODEL_FACTS
-from cards.statements import fairness_statement, membership_statement
-from models.errors import InputError
+from segaudit.cards.schemas import MODEL_FACTS
+from segaudit.cards.statements import fairness_statement, membership_statement
+from segaudit.core.audit_file import audit_date
+from segaudit.core.errors import InputError
 
 TEMPLATE = "model_card.md.j2"
 TEMPLATE_VERSION = "1.0.0"

@@ -6,39 +6,16 @@ audit folder, and the dataset card when a dataset summary is at hand.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from cards.audit_file import load_audit
-from cards.dataset_card import dataset_charts, render_dataset_card
-from cards.facts import load_facts
-from cards.model_card import DEFAULT_MIN_GROUP_SIZE, render_model_card
-from cards.report import render_report
-from cards.results import by_group_document
-from models.data.writer import set_default_mode
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data.encode("utf-8") if isinstance(data, str) else data)
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+from segaudit.cards.dataset_card import dataset_charts, render_dataset_card
+from segaudit.cards.facts import load_facts
+from segaudit.cards.model_card import DEFAULT_MIN_GROUP_SIZE, render_model_card
+from segaudit.cards.report import render_report
+from segaudit.cards.results import by_group_document
+from segaudit.core.atomic import json_text, write_atomic
+from segaudit.core.audit_file import load_audit
 
 
 def write_model_card(audit_path: str | Path, facts_path: str | Path, card: str | Path, *, draft: bool = False,

@@ -16,12 +16,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cards.audit_file import audit_date, load_audit
-from cards.charts import interval_plot
-from cards.environment import make_environment, render
-from cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
-from cards.statements import fairness_statement, membership_statement
-from models.errors import InputError
+from segaudit.cards.charts import interval_plot
+from segaudit.cards.environment import make_environment, render
+from segaudit.cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
+from segaudit.cards.statements import fairness_statement, membership_statement
+from segaudit.core.audit_file import audit_date, load_audit
+from segaudit.core.errors import InputError
 
 TEMPLATE = "report.html.j2"
 _UNSAFE = re.compile(r"[^a-z0-9]+")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 TEST_NAMES = {"kruskal": "Kruskal-Wallis", "mann-whitney": "Mann-Whitney U", "permutation": "permutation test",
-              "holm": "Holm", "bh": "Benjamini-Hochberg"}
+              "welch-t": "Welch t of shortfall > margin", "holm": "Holm", "bh": "Benjamini-Hochberg"}
 ATTACK_NAMES = {"loss-threshold": "loss threshold", "population": "population threshold",
                 "lira-offline": "LiRA offline", "lira-online": "LiRA online", "rmia": "RMIA",
                 "segmentation-cnn": "loss-map CNN", "label-only": "label-only"}
@@ -34,14 +34,14 @@ def published_group(group: dict[str, Any], min_group_size: int, keys: tuple[str,
 
 
 def tests_used(fairness: dict[str, Any], grouping: dict[str, Any]) -> str:
-    """'Kruskal-Wallis; Mann-Whitney U vs rest, Holm' for one attribute."""
-    parts = []
-    if grouping.get("omnibus"):
-        parts.append(TEST_NAMES.get(grouping["omnibus"]["test"], grouping["omnibus"]["test"]))
+    """'Welch t of shortfall > margin vs rest and max-T largest gap, Holm over the audit's 23 tests' for one
+    attribute: the tests its verdict rests on (rank tests are descriptive and not named here)."""
     test = TEST_NAMES.get(fairness.get("test", ""), fairness.get("test", ""))
+    family = fairness.get("family") or {}
     correction = TEST_NAMES.get(fairness.get("correction", ""), fairness.get("correction", ""))
-    parts.append(f"{test} vs {fairness.get('reference', 'rest')}, {correction}")
-    return "; ".join(parts)
+    over = (f"over the audit's {family['tests']} tests" if family.get("scope") == "audit" and "tests" in family
+            else "within the attribute")
+    return f"{test} vs {fairness.get('reference', 'rest')} and max-T largest gap, {correction} {over}"
 
 
 def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[str, Any]]:
@@ -53,14 +53,17 @@ def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[st
             worst = grouping.get("worst")
             worst_group = groups.get(worst["group"]) if worst else None
             suppressed = worst_group is not None and is_suppressed(worst_group, min_group_size)
-            gap = grouping.get("worst_to_average_gap")
+            gap = grouping.get("max_gap")
             rows.append({
                 "name": name, "scope": scope[:-1], "verdict": grouping["verdict"],
                 "worst": None if worst is None else (None if suppressed else worst["group"]),
                 "worst_n": None if worst_group is None or suppressed else worst_group["n"],
                 "worst_suppressed": suppressed,
+                "best": None if not grouping.get("best") else grouping["best"]["group"],
                 "gap": None if gap is None else gap["gap"],
                 "gap_ci": None if gap is None else [gap["ci_low"], gap["ci_high"]],
+                "gap_beyond_margin": bool(gap and gap.get("significant")),
+                "ratio": grouping.get("ratio"), "equity_scaled": grouping.get("equity_scaled"),
                 "tests": tests_used(fairness, grouping),
                 "n_groups": len(groups),
                 "n_suppressed": sum(is_suppressed(g, min_group_size) for g in groups.values()),

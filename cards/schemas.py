@@ -6,7 +6,7 @@ can compute (metrics, fairness, membership-inference risk, sizes, dates of the a
 
 from __future__ import annotations
 
-from cards.facts import AI_ACT_RISKS, BOOL, DATE, OPTIONAL_TEXT, STATUSES, TEXT, Leaf, Records
+from segaudit.cards.facts import AI_ACT_RISKS, BOOL, DATE, OPTIONAL_TEXT, STATUSES, TEXT, Leaf, Records
 
 PERSON = {"name": TEXT, "email": OPTIONAL_TEXT, "team": OPTIONAL_TEXT}
 AUDITED_DATASET = {"location": TEXT, "sensitive": BOOL}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.environment import ci, num, pct, points
-from cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
+from segaudit.cards.environment import ci, num, pct, points
+from segaudit.cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
 
 
 def membership_statement(audit: dict[str, Any], date: str) -> str:
@@ -53,6 +53,9 @@ def fairness_statement(audit: dict[str, Any], date: str, min_group_size: int) ->
         widest = max(gaps, key=lambda r: r["gap"])
         who = ("a group of fewer than " + str(min_group_size) + " images" if widest["worst_suppressed"]
                else f"'{widest['worst']}' (n={widest['worst_n']})")
-        text += (f" The largest gap: {widest['name']} {who}, {points(widest['gap'])} points below the average of "
-                 f"groups ({round(100 * fairness.get('confidence', 0.95))} % CI {ci(widest['gap_ci'], 2, scale=100)}).")
+        best = "the best group" if widest["worst_suppressed"] else f"'{widest['best']}'"
+        text += (f" The largest gap: {widest['name']} {who}, {points(widest['gap'])} points below {best} "
+                 f"(the largest true gap between any two groups lies in {ci(widest['gap_ci'], 2, scale=100)} points, "
+                 f"simultaneous {round(100 * fairness.get('confidence', 0.95))} % bounds with the choice of the "
+                 "two groups accounted for).")
     return text

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.mnasnet import MNASNet
 
-from models.pointrend import (
+from segaudit.models.pointrend import (
     PointHead,
     most_uncertain_points,
     point_sample,

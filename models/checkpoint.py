@@ -19,8 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from models.errors import InputError
-from models.registry import build
+from segaudit.core.errors import InputError
+from segaudit.models.registry import build
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -92,7 +92,7 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     state = _load_tensors(weights_path)
     model = build(config["model"], num_classes=config["num_classes"], **config["model_cfg"])
     if (config.get("metadata", {}).get("dp") or {}).get("replace_batchnorm"):
-        from models.dp import replace_batchnorm
+        from segaudit.models.dp import replace_batchnorm
 
         model = replace_batchnorm(model)  # DP-SGD runs train with GroupNorm in place of BatchNorm
     try:

@@ -15,7 +15,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

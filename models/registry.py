@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,13 @@ class ModelInfo:
 
 
 MODELS: dict[str, ModelInfo] = {info.name: info for info in (
-    ModelInfo("alisnet", "models.alisnet:alisnet", "alisnet-model-card.md",
+    ModelInfo("alisnet", "segaudit.models.alisnet:alisnet", "alisnet-model-card.md",
               "MnasNet + simple aggregation + PointRend; the flagship, shipped int8"),
-    ModelInfo("sinet", "models.sinet:sinet", "sinet-portrait-segmentation.md",
+    ModelInfo("sinet", "segaudit.models.sinet:sinet", "sinet-portrait-segmentation.md",
               "extreme-lightweight portrait model, S2 modules + information blocking"),
     ModelInfo("unet_mobilenetv3", "models.unet_mobilenetv3:unet_mobilenetv3", "diploma-face-segmentation.md",
               "U-Net decoder over a MobileNetV3-small encoder (face-parsing baseline)"),
-    ModelInfo("regseg", "models.regseg:regseg", "diploma-face-segmentation.md",
+    ModelInfo("regseg", "segaudit.models.regseg:regseg", "diploma-face-segmentation.md",
               "dilated Y/D blocks, the diploma's final model"),
     ModelInfo("ddrnet23_slim", "models.ddrnet:ddrnet23_slim", "diploma-face-segmentation.md",
               "deep dual-resolution network, 23-layer slim variant"),

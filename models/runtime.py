@@ -24,8 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.data.torch_dataset import to_model_input
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.torch_dataset import to_model_input
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Segmenter:
             self._program = PteProgram(self.path)
             self.config = self._program.config
         else:
-            from models.checkpoint import load_checkpoint
+            from segaudit.models.checkpoint import load_checkpoint
 
             self.format = "checkpoint"
             self._model, self.config = load_checkpoint(self.path)
@@ -68,7 +68,7 @@ class Segmenter:
         """The file that is the model: the .pte, or the checkpoint's safetensors weights."""
         if self.format == "pte":
             return self.path
-        from models.checkpoint import WEIGHTS_FILE
+        from segaudit.models.checkpoint import WEIGHTS_FILE
 
         return self.path / WEIGHTS_FILE if self.path.is_dir() else self.path.parent / WEIGHTS_FILE
 
@@ -171,7 +171,7 @@ def _check_program_file(path: Path, config: dict[str, Any]) -> None:
         raise InputError("not an ExecuTorch program (no 'ET' file identifier at byte 4)", path=path)
     recorded = config.get("pte_sha256")
     if recorded is not None:
-        from models.checkpoint import sha256_file
+        from segaudit.models.checkpoint import sha256_file
 
         if sha256_file(path) != recorded:
             size = path.stat().st_size

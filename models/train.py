@@ -21,14 +21,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from models.checkpoint import load_training_state, save_checkpoint, save_training_state
-from models.data.package import DatasetPackage, load_package
-from models.data.torch_dataset import make_loader
-from models.dp import DPConfig, make_private, replace_batchnorm
-from models.errors import InputError
-from models.evaluate import SegmentationMetrics
-from models.losses import build_loss, class_weights, count_class_pixels
-from models.registry import build
+from segaudit.core.errors import InputError
+from segaudit.models.checkpoint import load_training_state, save_checkpoint, save_training_state
+from segaudit.models.data.package import DatasetPackage, load_package
+from segaudit.models.data.torch_dataset import make_loader
+from segaudit.models.dp import DPConfig, make_private, replace_batchnorm
+from segaudit.models.evaluate import SegmentationMetrics
+from segaudit.models.losses import build_loss, class_weights, count_class_pixels
+from segaudit.models.registry import build
 
 log = logging.getLogger(__name__)
 HISTORY_FIELDS = ("epoch", "train_loss", "val_miou", "val_pixel_accuracy", "lr", "seconds")
@@ -245,7 +245,7 @@ def evaluate_model(model: nn.Module, loader, num_classes: int, ignore_index: int
 def evaluate_checkpoint(checkpoint: str | Path, data_dir: str | Path, split: str = "test",
                         batch_size: int = 16, progress: bool = False):
     """Scores of a saved checkpoint on one split of a package, at the checkpoint's input size."""
-    from models.checkpoint import load_checkpoint
+    from segaudit.models.checkpoint import load_checkpoint
 
     package = load_package(data_dir)
     model, config = load_checkpoint(checkpoint)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.data.spec import AttributeSpec, DatasetSpec
-from models.data.writer import PackageWriter
+from segaudit.models.data.spec import AttributeSpec, DatasetSpec
+from segaudit.models.data.writer import PackageWriter
 
 # Tests run as two xdist workers on two cores: one intra-op thread each avoids oversubscription, which
 # makes small convolutions 20-30x slower.

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.alisnet import ALiSNet, alisnet
-from models.pointrend import (
+from segaudit.models.alisnet import ALiSNet, alisnet
+from segaudit.models.pointrend import (
     PointHead,
     most_uncertain_points,
     point_sample,

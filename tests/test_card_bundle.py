@@ -6,13 +6,13 @@ import json
 import re
 from pathlib import Path
 
-from cards.bundle import Bundle, load_summary
-from cards.dataset_card import dataset_charts, render_dataset_card
-from cards.facts import load_facts
-from cards.model_card import render_model_card
-from cards.outputs import json_text
-from cards.report import render_report
-from cards.results import by_group_document
+from segaudit.cards.bundle import Bundle, load_summary
+from segaudit.cards.dataset_card import dataset_charts, render_dataset_card
+from segaudit.cards.facts import load_facts
+from segaudit.cards.model_card import render_model_card
+from segaudit.cards.report import render_report
+from segaudit.cards.results import by_group_document
+from segaudit.core.atomic import json_text
 
 BUNDLE = Bundle()
 STALE = "is stale: regenerate with `segaudit card bundle` and commit the result"
@@ -49,7 +49,7 @@ def test_committed_report_is_current():
 
 
 def test_reference_audit_is_a_real_audit_of_the_bundled_program():
-    from models.checkpoint import sha256_file
+    from segaudit.models.checkpoint import sha256_file
 
     audit = json.loads(_read(f"{BUNDLE.audit_dir}/audit.json"))
     program = BUNDLE.path("models/bundled/alisnet/model.pte")

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from audit.cli.main import main
-from cards import dataset_summary, load_facts, render_dataset_card
-from cards.front_matter import parse_front_matter
-from models.data.package import load_package
-from models.errors import InputError
+from segaudit.app.cli.main import main
+from segaudit.cards import dataset_summary, load_facts, render_dataset_card
+from segaudit.cards.front_matter import parse_front_matter
+from segaudit.core.errors import InputError
+from segaudit.models.data.package import load_package
 
 REPO = Path(__file__).resolve().parent.parent
 FACTS = REPO / "cards" / "synthetic-people.yaml"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from audit.cli.main import build_parser, main
-from models.data import load_package
+from segaudit.app.cli.main import build_parser, main
+from segaudit.models.data import load_package
 from tests.test_importers import folder_fixture
 
 

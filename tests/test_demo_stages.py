@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.demo import QUICK, STAGE_FILE, run_stage, stage_key, with_overrides
+from segaudit.app.demo import QUICK, STAGE_FILE, run_stage, stage_key, with_overrides
 
 
 def counting_work(calls: list[str]):

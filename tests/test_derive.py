@@ -12,8 +12,9 @@ import pytest
 import yaml
 from skimage.color import lab2rgb
 
-from models.data import UNKNOWN, load_package
-from models.data.derive import (
+from segaudit.core.errors import InputError
+from segaudit.models.data import UNKNOWN, load_package
+from segaudit.models.data.derive import (
     DERIVED_ATTRIBUTES,
     ITA_CATEGORIES,
     derive_attributes,
@@ -26,9 +27,8 @@ from models.data.derive import (
     silhouette_measures,
     skin_pixels,
 )
-from models.data.spec import AttributeSpec, DatasetSpec
-from models.data.writer import PackageWriter
-from models.errors import InputError
+from segaudit.models.data.spec import AttributeSpec, DatasetSpec
+from segaudit.models.data.writer import PackageWriter
 
 # Monk Skin Tone scale swatches (Monk 2019; the hex values Google publishes), lightest (1) to darkest (10).
 MONK = {1: (246, 237, 228), 5: (215, 189, 150), 7: (130, 92, 67), 9: (58, 49, 42), 10: (41, 36, 32)}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from scipy.stats import spearmanr
 
-from models.data import load_package
-from models.data.derive import derive_attributes
-from models.data.synth import synthesize
+from segaudit.models.data import load_package
+from segaudit.models.data.derive import derive_attributes
+from segaudit.models.data.synth import synthesize
 
 
 @pytest.mark.parametrize(("label_set", "max_rho"), [("fashion", -0.45), ("person", -0.45)])

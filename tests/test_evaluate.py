@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score, jaccard_score
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from models.evaluate import (
+from segaudit.models.evaluate import (
     SegmentationMetrics,
     boundary_band,
     boundary_iou,

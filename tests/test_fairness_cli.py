@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
-from audit.cli.main import main
-from models.checkpoint import save_checkpoint
-from models.data import load_package
-from models.registry import build
-from models.runtime import Segmenter
+from segaudit.app.cli.main import main
+from segaudit.models.checkpoint import save_checkpoint
+from segaudit.models.data import load_package
+from segaudit.models.registry import build
+from segaudit.models.runtime import Segmenter
 from tests.conftest import write_tiny_package
 
 FAST = ["--bootstrap", "200"]

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.fairness.subgroups import (
+from segaudit.audit.fairness.subgroups import (
     attribute_grouping,
     available_attributes,
     bin_labels,
     infer_attribute,
     intersection_grouping,
 )
-from models.data import AttributeSpec
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data import AttributeSpec
 
 TONE = AttributeSpec("tone", "ordinal", True, "annotated", values=("light", "medium", "dark"))
 HEIGHT = AttributeSpec("height", "continuous", False, "self-reported", unit="cm", range=(50.0, 250.0))

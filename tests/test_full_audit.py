@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from audit.cli.main import main
-from models.train import TrainConfig, train
+from segaudit.app.cli.main import main
+from segaudit.models.train import TrainConfig, train
 from tests.conftest import write_tiny_package
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,13 +85,12 @@ def test_an_interrupted_audit_leaves_the_previous_one_whole(trained: tuple[Path,
     out = tmp_path / "audit"
     assert main(audit_args(data, run, out, "--no-privacy")) == 0
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-
-    import cards.outputs
+    import segaudit.cards.outputs
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cards.outputs, "write_report", interrupted)
+    monkeypatch.setattr(segaudit.cards.outputs, "write_report", interrupted)
     assert main(audit_args(data, run, out, "--no-privacy", "--margin", "0.05")) == 130
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
@@ -115,10 +114,10 @@ def test_a_killed_audit_leaves_nothing_and_the_next_run_starts_cleanly(trained: 
 def test_a_process_killed_mid_audit_leaves_no_output(trained: tuple[Path, Path], tmp_path: Path) -> None:
     data, run = trained
     out = tmp_path / "audit"
-    code = ("import os, signal, cards.outputs\n"
+    code = ("import os, signal, segaudit.cards.outputs\n"
             "def die(*a, **k): os.kill(os.getpid(), signal.SIGKILL)\n"
-            "cards.outputs.write_report = die\n"
-            "from audit.cli.main import main\n"
+            "segaudit.cards.outputs.write_report = die\n"
+            "from segaudit.app.cli.main import main\n"
             f"main({audit_args(data, run, out, '--no-privacy')!r})\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.cli.main import main
-from audit.fairness import FairnessConfig, audit_fairness, write_outputs
-from audit.gate import parse_policy, run_gate
-from models.data.spec import AttributeSpec
-from models.errors import InputError
+from segaudit.app.cli.main import main
+from segaudit.audit.fairness import FairnessConfig, audit_fairness, write_outputs
+from segaudit.audit.gate import parse_policy, run_gate
+from segaudit.core.audit_file import SCHEMA_VERSION
+from segaudit.core.errors import InputError
+from segaudit.models.data.spec import AttributeSpec
 
 SPECS = {"tone": AttributeSpec("tone", "ordinal", True, "annotated", values=("light", "medium", "dark")),
          "shape": AttributeSpec("shape", "categorical", False, "annotated", values=("a", "b"))}
@@ -33,7 +34,7 @@ def make_audit(folder: Path, dark_shortfall: float, n: int = 300, margin: float 
     result = audit_fairness(table, SPECS, config)
     write_outputs(result, folder / "fairness", table, plots=False)
     audit = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "model": {"name": "tinynet", "version": "1.2.0"},
         "provenance": {"finished": "2026-11-21T08:00:00Z"},
         "dataset": {"name": "tiny", "attributes": {
@@ -179,8 +180,8 @@ def test_malformed_or_unknown_policy_keys_exit_2_naming_the_key(tmp_path: Path, 
 @pytest.mark.parametrize(("content", "expected"), [
     (None, "missing: expected an audit.json"), ("{not json", "not valid JSON"),
     ('{"schema_version": 7, "model": {"name": "m"}}', "schema_version"),
-    ('{"schema_version": 1}', "field 'model'"),
-    ('{"schema_version": 1, "model": {"name": ""}, "dataset": {}, "performance": {}, "fairness": {}, '
+    ('{"schema_version": 2}', "field 'model'"),
+    ('{"schema_version": 2, "model": {"name": ""}, "dataset": {}, "performance": {}, "fairness": {}, '
      '"provenance": {}}', "model.name"),
 ])
 def test_bad_audit_json_exits_2(tmp_path: Path, capsys, content: str | None, expected: str) -> None:
@@ -205,7 +206,7 @@ def test_a_policy_on_a_section_the_audit_lacks_fails_or_errors(tmp_path: Path) -
 
 
 def test_the_repositorys_policy_file_is_valid() -> None:
-    from audit.gate import load_policy
+    from segaudit.audit.gate import load_policy
 
     policy = load_policy(Path(__file__).resolve().parents[1] / "gate.toml")
     assert policy.fairness is not None and policy.max_risk == "low" and policy.require_complete_card

@@ -12,10 +12,10 @@ import yaml
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from models.data import UNKNOWN, load_package
-from models.data.importers import import_celebamask, import_coco, import_folder, import_pennfudan
-from models.data.importers.coco import rle_counts
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data import UNKNOWN, load_package
+from segaudit.models.data.importers import import_celebamask, import_coco, import_folder, import_pennfudan
+from segaudit.models.data.importers.coco import rle_counts
 
 # pycocotools' decode trips numpy 2's __array__(copy=...) deprecation inside its own module; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
@@ -86,7 +86,7 @@ def test_folder_import_keeps_pixels_csv_splits_and_declared_attributes(tmp_path:
 def test_folder_import_infers_declarations_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     folder_fixture(tmp_path, n=3)
     (tmp_path / "attrs.csv").write_text("id,height,group\ns0,150.5,b\ns1,,a\ns2,182,b\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="models.data.importers"):
+    with caplog.at_level(logging.WARNING, logger="segaudit.models.data.importers"):
         out = import_folder(tmp_path / "images", tmp_path / "masks", tmp_path / "pkg", tmp_path / "attrs.csv")
     spec = load_package(out, verify=True).spec
     height, group = spec.attributes["height"], spec.attributes["group"]

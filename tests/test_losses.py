@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.losses import (
+from segaudit.models.losses import (
     LOSS_NAMES,
     BiasLoss,
     CombinedLoss,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.maskrcnn import (
+from segaudit.models.maskrcnn import (
     MaskRCNNSegmenter,
     coco_mask_metrics,
     instances_to_semantic,

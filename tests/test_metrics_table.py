@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from audit.metrics import (
+from segaudit.audit.metrics import (
     check_table,
     class_keys,
     image_metrics,
@@ -20,12 +20,12 @@ from audit.metrics import (
     table_from_segmenter,
     write_table,
 )
-from models.checkpoint import save_checkpoint
-from models.data import load_package
-from models.errors import InputError
-from models.evaluate import boundary_iou
-from models.registry import build
-from models.runtime import Segmenter
+from segaudit.core.errors import InputError
+from segaudit.models.checkpoint import save_checkpoint
+from segaudit.models.data import load_package
+from segaudit.models.evaluate import boundary_iou
+from segaudit.models.registry import build
+from segaudit.models.runtime import Segmenter
 from tests.conftest import write_tiny_package
 
 PERSON = {0: "background", 1: "person"}
@@ -207,3 +207,15 @@ def test_check_table_names_the_missing_metric_nan_values_and_unknown_attributes(
     assert info.value.field == "age"
     with pytest.raises(InputError, match="not a metric column"):
         check_table(table, "tone", [])
+
+
+def test_a_written_table_reads_back_value_for_value(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"id": ["a", "b", "c,d", 'e"f'], "iou": rng.random(4), "tone": ["x", "y, z", "", "w"],
+                          "height_cm": [150.5, np.nan, 1e-7, 170.0], "intersection_person": [1, 2, 3, 4]})
+    for name in ("t.csv", "t.parquet"):
+        back = read_table(write_table(table, tmp_path / name))
+        assert back["id"].tolist() == table["id"].tolist()
+        assert back["iou"].tolist() == table["iou"].tolist()  # exact: shortest round-trip floats
+        assert back["tone"].tolist() == ["x", "y, z", "unknown", "w"]
+        assert np.isnan(back["height_cm"].iloc[1]) and back["height_cm"].iloc[2] == 1e-7

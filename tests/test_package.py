@@ -12,10 +12,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from audit.cli.main import main
-from models.data import UNKNOWN, load_package
-from models.data.writer import PackageWriter
-from models.errors import InputError
+from segaudit.app.cli.main import main
+from segaudit.core.errors import InputError
+from segaudit.models.data import UNKNOWN, load_package
+from segaudit.models.data.writer import PackageWriter
 from tests.conftest import TINY_SPEC, write_tiny_package
 
 
@@ -186,8 +186,7 @@ def test_spec_round_trips_through_yaml(tiny_package: Path) -> None:
 def test_staged_folder_publishes_with_the_usual_permissions_and_leaves_nothing_on_error(tmp_path: Path) -> None:
     import os
 
-    from cards.outputs import write_atomic
-    from models.data.writer import staged_folder
+    from segaudit.core.atomic import staged_folder, write_atomic
 
     umask = os.umask(0o022)
     try:
@@ -203,3 +202,25 @@ def test_staged_folder_publishes_with_the_usual_permissions_and_leaves_nothing_o
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.json"]
     finally:
         os.umask(umask)
+
+
+def test_an_optional_subject_column_is_kept_and_carried_into_the_per_image_table(tiny_package: Path,
+                                                                                  tmp_path: Path, capsys) -> None:
+    from segaudit.audit.metrics import table_from_predictions
+
+    manifest = tiny_package / "manifest.csv"
+    frame = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    frame["subject_id"] = ["p1", "p1", "p2", "p2", "p3", "p3"]
+    frame.to_csv(manifest, index=False)
+    package = load_package(tiny_package)
+    assert package.manifest["subject_id"].tolist() == ["p1", "p1", "p2", "p2", "p3", "p3"]
+    predictions = tmp_path / "pred"
+    predictions.mkdir()
+    for record in package.manifest.to_dict("records"):
+        shutil.copy(tiny_package / record["mask"], predictions / f"{record['id']}.png")
+    table = table_from_predictions(package, predictions, split="all")
+    assert table["subject_id"].tolist() == ["p1", "p1", "p2", "p2", "p3", "p3"]
+    frame.loc[3, "subject_id"] = ""
+    frame.to_csv(manifest, index=False)
+    assert main(["data", "check", str(tiny_package)]) == 2
+    assert "row 4: field 'subject_id': subject '' must be non-empty" in capsys.readouterr().err

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit.metrics import image_metrics
-from audit.performance import performance_summary
-from models.errors import InputError
-from models.evaluate import SegmentationMetrics
+from segaudit.audit.metrics import image_metrics
+from segaudit.audit.performance import performance_summary
+from segaudit.core.errors import InputError
+from segaudit.models.evaluate import SegmentationMetrics
 
 CLASSES = {0: "background", 1: "person", 2: "bag"}
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.data.preview import contact_sheet, sheet_size
-from models.data.synth import synthesize
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.preview import contact_sheet, sheet_size
+from segaudit.models.data.synth import synthesize
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from audit.privacy import metrics
-from audit.privacy.attacks import AttackData, run_attack
-from audit.privacy.attacks.lira import image_logit
-from audit.privacy.attacks.rmia import rmia_scores
-from audit.privacy.config import PrivacyConfig
-from audit.privacy.risk import attack_level, risk_level
-from audit.privacy.shadows import plan_shadows
-from audit.privacy.signals import LABEL_AUGMENTATIONS, Signals, compute_signals, label_augmentations
-from models.errors import InputError
+from segaudit.audit.privacy import metrics
+from segaudit.audit.privacy.attacks import AttackData, run_attack
+from segaudit.audit.privacy.attacks.lira import image_logit
+from segaudit.audit.privacy.attacks.rmia import rmia_scores
+from segaudit.audit.privacy.config import PrivacyConfig
+from segaudit.audit.privacy.risk import attack_level, risk_level
+from segaudit.audit.privacy.shadows import plan_shadows
+from segaudit.audit.privacy.signals import LABEL_AUGMENTATIONS, Signals, compute_signals, label_augmentations
+from segaudit.core.errors import InputError
 
 K, P, M = 8, 80, 8
 
@@ -138,7 +138,7 @@ def test_signals_match_the_definitions_and_survive_saturated_probabilities() -> 
     mask[0, :] = 255
     model = _FixedModel(scale=1.0)
     signals = compute_signals(model, [image], [mask], ignore_index=255, map_size=4, label_only=False)
-    from models.data.torch_dataset import to_model_input
+    from segaudit.models.data.torch_dataset import to_model_input
 
     x = to_model_input(image, 8)[None]
     log_p = torch.log_softmax(model.logits(x), 1)[0].double().numpy()

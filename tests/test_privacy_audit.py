@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audit.cli.main import main
-from audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
-from audit.privacy.outputs import privacy_json
-from models.data.synth import synthesize
-from models.train import TrainConfig, train
+from segaudit.app.cli.main import main
+from segaudit.audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
+from segaudit.audit.privacy.outputs import privacy_json
+from segaudit.models.data.synth import synthesize
+from segaudit.models.train import TrainConfig, train
 from tests.conftest import TINY_SPEC, write_tiny_package
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -96,7 +96,7 @@ def test_rerun_takes_every_shadow_from_the_cache_and_gives_the_same_json(overfit
 
 def test_shadows_trained_ahead_are_the_ones_the_audit_uses(overfit, people: Path, tmp_path: Path) -> None:
     """`train_shadows` (what the demo runs while it quantizes) fills the cache under the audit's own keys."""
-    from audit.privacy.prefetch import train_shadows
+    from segaudit.audit.privacy.prefetch import train_shadows
 
     root, _, _ = overfit
     recipe = root / "run" / "config.json"
@@ -113,7 +113,7 @@ def test_shadows_trained_ahead_are_the_ones_the_audit_uses(overfit, people: Path
 
 
 def test_the_demo_trains_shadows_in_a_background_process(overfit, people: Path, tmp_path: Path) -> None:
-    from audit.demo import ShadowsAhead
+    from segaudit.app.demo import ShadowsAhead
 
     root, _, _ = overfit
     out = tmp_path / "demo"
@@ -138,7 +138,7 @@ def test_the_demo_trains_shadows_in_a_background_process(overfit, people: Path, 
 
 def test_unfinished_shadows_are_stopped_and_leave_nothing_half_trained(overfit, people: Path,
                                                                      tmp_path: Path) -> None:
-    from audit.demo import ShadowsAhead
+    from segaudit.app.demo import ShadowsAhead
 
     root, _, _ = overfit
     out = tmp_path / "demo"
@@ -176,7 +176,7 @@ def test_dp_sgd_target_is_not_exposed(people: Path, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def program(overfit, people: Path) -> Path:
-    from models.quantize import QuantizeConfig, quantize_run
+    from segaudit.models.quantize import QuantizeConfig, quantize_run
 
     root, _, _ = overfit
     calls: list[str] = []
@@ -222,7 +222,7 @@ def test_label_only_cli(overfit, people: Path, tmp_path: Path) -> None:
 
 
 def _three_classes(path: Path) -> Path:
-    from models.data.writer import PackageWriter
+    from segaudit.models.data.writer import PackageWriter
 
     spec = dataclasses.replace(TINY_SPEC, classes={0: "background", 1: "person", 2: "bag"})
     rng = np.random.default_rng(0)
@@ -250,8 +250,8 @@ def test_bad_input_exits_2_naming_the_field(overfit, people: Path, tmp_path: Pat
 
 
 def test_a_corrupt_result_json_beside_the_recipe_is_named(tmp_path: Path) -> None:
-    from audit.privacy.target import read_trained
-    from models.errors import InputError
+    from segaudit.audit.privacy.target import read_trained
+    from segaudit.core.errors import InputError
 
     recipe = tmp_path / "config.json"
     assert read_trained(recipe) == {}  # no result.json: nothing known about how the run ended

@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from audit.privacy import metrics
+from segaudit.audit.privacy import metrics
 
 
 def _scores(seed: int, n1: int = 60, n0: int = 90, shift: float = 0.8, ties: bool = False):

@@ -17,14 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from audit.cli.main import main
-from models.checkpoint import save_checkpoint, sha256_file
-from models.data.package import load_package
-from models.data.torch_dataset import make_loader
-from models.data.writer import PackageWriter
-from models.errors import InputError
-from models.registry import MODELS, ModelInfo, build
-from models.runtime import Segmenter
+from segaudit.app.cli.main import main
+from segaudit.core.errors import InputError
+from segaudit.models.checkpoint import save_checkpoint, sha256_file
+from segaudit.models.data.package import load_package
+from segaudit.models.data.torch_dataset import make_loader
+from segaudit.models.data.writer import PackageWriter
+from segaudit.models.registry import MODELS, ModelInfo, build
+from segaudit.models.runtime import Segmenter
 from tests.conftest import TINY_SPEC
 
 pytestmark = [
@@ -101,7 +101,7 @@ def write_blobs_package(out: Path, n: int = 24, size: int = 48, seed: int = 0) -
 
 def train_float(model: nn.Module, package: Path, steps: int, lr: float = 5e-3) -> nn.Module:
     """A few float steps of plain cross-entropy (through the model's own compute_loss when it has one)."""
-    from models.train import compute_loss
+    from segaudit.models.train import compute_loss
 
     loader = make_loader(load_package(package), "train", size=SIZE, batch_size=4, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -155,7 +155,7 @@ def agreement(a: Tensor, b: Tensor) -> float:
 
 # ---------------------------------------------------------------------------------------- library level
 def test_ptq_program_agrees_with_the_python_int8_model(package: Path, trained_tiny: TinyNet) -> None:
-    from models.quantize import lowering, pt2e
+    from segaudit.models.quantize import lowering, pt2e
 
     prepared = pt2e.prepare(trained_tiny, pt2e.WHOLE_MODEL, torch.randn(1, 3, SIZE, SIZE), qat=False)
     loader = make_loader(load_package(package), "train", size=SIZE, batch_size=4)
@@ -179,7 +179,7 @@ def test_alisnet_qat_program_runs_pointrend_inside_and_agrees(package: Path) -> 
     # CoarseNet and point head; then each becomes one XNNPACK delegate and the float point selection and
     # sampling (top-k, gather, scatter, grid sampling) run around them in the same program, which must agree
     # with the Python int8 model.
-    from models.quantize import lowering, pt2e
+    from segaudit.models.quantize import lowering, pt2e
 
     torch.manual_seed(0)
     model = train_float(build("alisnet", 2, width_mult=0.25, agg_channels=16, num_points=64,
@@ -204,7 +204,7 @@ def test_alisnet_qat_program_runs_pointrend_inside_and_agrees(package: Path) -> 
 
 
 def test_exported_graph_failure_names_the_stage() -> None:
-    from models.quantize import lowering, pt2e
+    from segaudit.models.quantize import lowering, pt2e
 
     with pytest.raises(lowering.ExportError, match="torch.export of the int8 model failed"):
         lowering.lower(Branchy().eval(), pt2e.WHOLE_MODEL, torch.randn(1, 3, SIZE, SIZE))
@@ -286,7 +286,7 @@ def test_model_whose_graph_cannot_be_captured_is_refused(tmp_path: Path, package
 
 def test_checkpoint_folder_and_missing_checkpoint_are_input_errors(tmp_path: Path, package: Path,
                                                                    trained_tiny: TinyNet) -> None:
-    from models.quantize import QuantizeConfig, quantize_run
+    from segaudit.models.quantize import QuantizeConfig, quantize_run
 
     run = make_run(tmp_path / "run", trained_tiny)
     with pytest.raises(InputError, match="checkpoint folder, not a run folder"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.quantize import patterns, pt2e
+from segaudit.models.quantize import patterns, pt2e
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning")]

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit.cli.main import main
-from cards.browser import visit
-from cards.report import render_report
-from models.errors import InputError
+from segaudit.app.cli.main import main
+from segaudit.cards.browser import visit
+from segaudit.cards.report import render_report
+from segaudit.core.audit_file import SCHEMA_VERSION
+from segaudit.core.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "reports" / "alisnet"
@@ -99,7 +100,7 @@ def test_cli_report_and_bad_input(tmp_path, capsys):
     assert out.read_text().startswith("<!DOCTYPE html>")
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "audit.json").write_text(json.dumps({"schema_version": 1, "model": {}}))
+    (broken / "audit.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "model": {}}))
     assert main(["card", "report", "--audit", str(broken), "--out", str(tmp_path / "x.html")]) == 2
     assert "field 'dataset'" in capsys.readouterr().err
     with pytest.raises(InputError, match="schema_version"):

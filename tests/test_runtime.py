@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from audit.cli.main import main
-from models.checkpoint import save_checkpoint, sha256_file
-from models.errors import InputError
-from models.registry import MODELS, ModelInfo
-from models.runtime import Segmenter
+from segaudit.app.cli.main import main
+from segaudit.core.errors import InputError
+from segaudit.models.checkpoint import save_checkpoint, sha256_file
+from segaudit.models.registry import MODELS, ModelInfo
+from segaudit.models.runtime import Segmenter
 from tests.conftest import write_tiny_package
 
 CLASSES = {0: "background", 1: "person"}
@@ -51,8 +51,8 @@ def _tiny_model_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A float checkpoint of TinyNet and the same float weights lowered to a .pte (static batch of 2)."""
-    from models.quantize.lowering import lower
-    from models.quantize.pt2e import WHOLE_MODEL
+    from segaudit.models.quantize.lowering import lower
+    from segaudit.models.quantize.pt2e import WHOLE_MODEL
 
     root = tmp_path_factory.mktemp("runtime")
     torch.manual_seed(0)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-import models.sinet as sinet_module
-from models.sinet import S2Block, S2Module, information_blocking, sinet
+import segaudit.models.sinet as sinet_module
+from segaudit.models.sinet import S2Block, S2Module, information_blocking, sinet
 
 
 @pytest.mark.parametrize("num_classes", [2, 7])

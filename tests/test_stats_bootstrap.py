@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import audit.stats.bootstrap as bootstrap_module
-from audit.stats import (
+import segaudit.audit.stats.bootstrap as bootstrap_module
+from segaudit.audit.stats import (
     bootstrap_means,
     group_bootstrap,
     mean_difference,

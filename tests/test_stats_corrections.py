@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audit.stats import adjust_pvalues, benjamini_hochberg, holm
+from segaudit.audit.stats import adjust_pvalues, benjamini_hochberg, holm
 
 
 def _holm_by_definition(p: np.ndarray) -> np.ndarray:

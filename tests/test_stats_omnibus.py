@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audit.stats import kruskal, kruskal_groups, permutation_max_gap
-from audit.stats._permutation import all_relabellings, n_relabellings
+from segaudit.audit.stats import kruskal, kruskal_groups, permutation_max_gap
+from segaudit.audit.stats._permutation import all_relabellings, n_relabellings
 
 
 def _max_gap(*samples, axis):

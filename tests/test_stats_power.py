@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audit.stats import minimum_detectable_difference, required_n
+from segaudit.audit.stats import minimum_detectable_difference, required_n
 
 
 def test_minimum_detectable_difference_matches_normal_quantiles() -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audit.stats import spearman_trend
-from audit.stats.trend import resampled_spearman
+from segaudit.audit.stats import spearman_trend
+from segaudit.audit.stats.trend import resampled_spearman
 
 
 def _heights_and_iou(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

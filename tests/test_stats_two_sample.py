@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import audit.stats._permutation as permutation_module
-from audit.stats import (
+import segaudit.audit.stats._permutation as permutation_module
+from segaudit.audit.stats import (
     cliffs_delta,
     mann_whitney,
     mann_whitney_vs_rest,

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.data.package import load_package
-from models.data.synth import LABEL_SETS, SKEWED_TRAIN, synthesize
-from models.data.synth.attributes import ATTRIBUTES, check_group_weights
-from models.data.synth.generate import assign_splits
-from models.data.synth.render import render_sample
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.package import load_package
+from segaudit.models.data.synth import LABEL_SETS, SKEWED_TRAIN, synthesize
+from segaudit.models.data.synth.attributes import ATTRIBUTES, check_group_weights
+from segaudit.models.data.synth.generate import assign_splits
+from segaudit.models.data.synth.render import render_sample
 
 DARK = ("monk_08", "monk_09", "monk_10")
 

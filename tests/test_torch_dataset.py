@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from models.data import load_package
-from models.data.torch_dataset import IMAGENET_MEAN, IMAGENET_STD, SegmentationDataset, make_loader
+from segaudit.models.data import load_package
+from segaudit.models.data.torch_dataset import IMAGENET_MEAN, IMAGENET_STD, SegmentationDataset, make_loader
 
 
 def test_items_are_normalised_images_and_long_masks_at_the_requested_size(tiny_package: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.torchvision_zoo import TorchvisionSegmentation, deeplabv3, lraspp_mobilenet_v3_large
+from segaudit.models.torchvision_zoo import TorchvisionSegmentation, deeplabv3, lraspp_mobilenet_v3_large
 
 
 @pytest.fixture(autouse=True)

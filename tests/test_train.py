@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from audit.cli.main import main
-from models.checkpoint import load_checkpoint, save_checkpoint
-from models.registry import MODELS, build
-from models.train import TrainConfig, compute_loss, train
+from segaudit.app.cli.main import main
+from segaudit.models.checkpoint import load_checkpoint, save_checkpoint
+from segaudit.models.registry import MODELS, build
+from segaudit.models.train import TrainConfig, compute_loss, train
 from tests.conftest import write_tiny_package
 
 TINY = {"size": 64, "batch_size": 2, "steps_per_epoch": 2, "lr": 1e-3}
@@ -133,7 +133,7 @@ def test_dp_sgd_run_records_the_epsilon_spent(package64: Path, tmp_path: Path) -
 
 
 def test_time_budget_stops_before_an_epoch_that_would_overrun() -> None:
-    from models.train import _out_of_time
+    from segaudit.models.train import _out_of_time
 
     assert not _out_of_time(None, 10_000.0, [60.0])
     assert not _out_of_time(15.0, 0.0, [])  # the first epoch always runs

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.u2net import RSU, RSU4F, u2netp
+from segaudit.models.u2net import RSU, RSU4F, u2netp
 
 
 @pytest.mark.parametrize("num_classes", [2, 7])

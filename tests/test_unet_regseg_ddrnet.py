@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from models.ddrnet import DDRNet, ddrnet23_slim
-from models.regseg import regseg
-from models.unet_mobilenetv3 import unet_mobilenetv3
+from segaudit.models.ddrnet import DDRNet, ddrnet23_slim
+from segaudit.models.regseg import regseg
+from segaudit.models.unet_mobilenetv3 import unet_mobilenetv3
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "unet_mobilenetv3": unet_mobilenetv3,

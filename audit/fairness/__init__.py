@@ -10,11 +10,11 @@ inconclusive, with the reason) -> fairness.json, fairness.csv and plots.
     write_outputs(result, "reports/fairness", table)
 """
 
-from audit.fairness.analysis import analyse_grouping
-from audit.fairness.audit import audit_fairness
-from audit.fairness.config import FairnessConfig
-from audit.fairness.outputs import fairness_json, write_outputs
-from audit.fairness.result import (
+from segaudit.audit.fairness.analysis import analyse_grouping
+from segaudit.audit.fairness.audit import audit_fairness
+from segaudit.audit.fairness.config import FairnessConfig
+from segaudit.audit.fairness.outputs import fairness_json, write_outputs
+from segaudit.audit.fairness.result import (
     Comparison,
     FairnessResult,
     GapResult,
@@ -23,8 +23,8 @@ from audit.fairness.result import (
     OmnibusResult,
     TrendSummary,
 )
-from audit.fairness.subgroups import Grouping, attribute_grouping, intersection_grouping
-from audit.fairness.verdict import FAIL, INCONCLUSIVE, PASS
+from segaudit.audit.fairness.subgroups import Grouping, attribute_grouping, intersection_grouping
+from segaudit.audit.fairness.verdict import FAIL, INCONCLUSIVE, PASS
 
 __all__ = [
     "FAIL",

@@ -1,12 +1,16 @@
-"""The statistics of one attribute (or intersection): per-group CIs, omnibus test, comparisons, power, verdict.
+"""The statistics of one attribute (or intersection): per-group intervals, each group against the rest, the
+largest pairwise gap, descriptive rank tests, power. The verdicts come after every grouping is analysed
+(verdict.py), because the fail tests of the whole audit form one family.
 
-Only groups with at least `grouping.min_size` images take part in the bootstrap and the tests (and form the
-'rest'); the others are listed as insufficient with their n. Everything is vectorised over images: one
-stratified bootstrap per grouping gives every group's CI and every difference's CI; one ranking gives every
-group's Mann-Whitney test against the rest.
+Unit: the subject when the table has a subject column (several photos of one person), else the image. Every
+group with two or more subjects gets a t-interval of its mean; groups with at least `min_test_size` subjects
+(10) are tested against the rest (the other tested groups) and take part in the largest gap; only groups with
+at least `min_group_size` subjects (30) count towards a pass. Everything is O(n + G) apart from the
+pairwise gap (O(G^2) in blocks).
 
-Randomness: each grouping draws from its own stream, seeded by (seed, CRC-32 of its name), so an attribute's
-numbers do not depend on which other attributes are audited alongside it.
+Randomness (the simulated critical value of the largest gap, the trends' bootstrap): each grouping draws from its
+own stream, seeded by (seed, CRC-32 of its name), so an attribute's numbers do not depend on which others are
+audited alongside it.
 """
 
 from __future__ import annotations
@@ -14,25 +18,25 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy import stats
 
-from audit.fairness.config import FairnessConfig
-from audit.fairness.result import INSUFFICIENT, OK, Comparison, GapResult, GroupingResult, GroupResult, OmnibusResult
-from audit.fairness.subgroups import Grouping
-from audit.fairness.verdict import decide
-from audit.stats import (
-    adjust_pvalues,
-    cliffs_delta,
-    group_bootstrap,
-    kruskal_groups,
-    mann_whitney,
-    mann_whitney_vs_rest,
-    mean_difference_ci,
-    minimum_detectable_difference,
-    permutation_max_gap,
-    permutation_mean_difference,
-    required_n,
-    worst_to_average_gap,
+from segaudit.audit.fairness.config import FairnessConfig
+from segaudit.audit.fairness.result import (
+    INSUFFICIENT,
+    OK,
+    Comparison,
+    GapResult,
+    GroupingResult,
+    GroupResult,
+    OmnibusResult,
 )
+from segaudit.audit.fairness.subgroups import Grouping
+from segaudit.audit.stats import kruskal_groups, mann_whitney_vs_rest, permutation_max_gap
+from segaudit.audit.stats.clustered import clustered_means
+from segaudit.audit.stats.margin_tests import max_gap_test, required_clusters, shortfall_tests
+
+WELCH = "welch-t: shortfall > margin"
+MAX_RANK_TEST_GROUPS = 200  # Cliff's delta per group is O(n log n) each; beyond this the rank summaries are skipped
 
 
 def grouping_seed(seed: int, name: str) -> np.random.SeedSequence:
@@ -41,60 +45,85 @@ def grouping_seed(seed: int, name: str) -> np.random.SeedSequence:
 
 
 def analyse_grouping(values: np.ndarray, grouping: Grouping, config: FairnessConfig,
-                     pooled: np.ndarray | None = None) -> GroupingResult:
-    """Group statistics, omnibus tests, comparisons, power and the verdict for one grouping.
+                     pooled: np.ndarray | None = None, subjects: np.ndarray | None = None) -> GroupingResult:
+    """Group statistics, comparisons with the rest, the largest gap and the descriptive tests for one grouping
+    (verdict 'pending': `verdict.decide_audit` decides once every grouping is analysed).
 
-    values: the per-image metric [n] (finite, in [0, 1]); pooled: the pooled metric per group [G] or None.
+    values: the per-image metric [n] (finite, in [0, 1]); pooled: the pooled metric per group [G] or None;
+    subjects: a subject id per image [n] or None (every image independent).
     """
     labels = grouping.labels
     n_groups = len(labels)
     codes = grouping.codes
-    counts = np.bincount(codes, minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.bincount(codes, weights=values, minlength=n_groups) / counts
-        ss = np.bincount(codes, weights=(values - means[codes]) ** 2, minlength=n_groups)
-        sds = np.where(counts >= 2, np.sqrt(ss / np.maximum(counts - 1, 1)), np.nan)
-    ok = counts >= grouping.min_size
-    ok_idx = np.flatnonzero(ok)
-    boot_seed, omnibus_seed, test_seed = grouping_seed(config.seed, grouping.name).spawn(3)
+    counts = clustered_means(values, codes, n_groups, subjects)
+    tested = counts.clusters >= max(2, min(config.min_test_size, grouping.min_size))
+    cm = clustered_means(values, codes, n_groups, subjects, take_part=tested)  # the rests: the tested groups
+    enough = cm.clusters >= grouping.min_size
+    tested_idx = np.flatnonzero(tested)
+    gap_seed, omnibus_seed = grouping_seed(config.seed, grouping.name).spawn(2)
 
-    ci = np.full((2, n_groups), np.nan)
-    boot = None
-    if ok_idx.size:
-        keep = ok[codes]
-        x = values[keep]
-        remap = np.cumsum(ok) - 1
-        c = remap[codes[keep]]
-        boot = group_bootstrap(x, c, n_resamples=config.bootstrap, confidence=1 - config.alpha, seed=boot_seed,
-                               method=config.ci_method)
-        ci[0, ok_idx], ci[1, ok_idx] = boot.ci_low, boot.ci_high
+    with np.errstate(invalid="ignore"):
+        half = stats.t.ppf(1 - config.alpha / 2, cm.df) * np.sqrt(cm.var_mean)
+    ci_low = np.where(cm.clusters >= 2, cm.mean - half, np.nan)
+    ci_high = np.where(cm.clusters >= 2, cm.mean + half, np.nan)
 
-    omnibus = omnibus_perm = gap = None
     comparisons: list[Comparison] = []
-    power = np.full(n_groups, np.nan), np.full(n_groups, -1)
-    if boot is not None and ok_idx.size >= 2:
+    omnibus = omnibus_perm = gap = None
+    needed = np.full(n_groups, -1, dtype=np.int64)
+    if tested_idx.size >= 2:
+        test = shortfall_tests(cm.mean, cm.var_mean, cm.df, cm.rest_mean, cm.rest_var_mean, cm.rest_df,
+                               margin=config.margin, alpha=config.alpha, skew_correction=config.skew_correction,
+                               **_pooled_skew_kappa3(cm, tested))
+        keep = tested[codes]
+        x, c = values[keep], (np.cumsum(tested) - 1)[codes[keep]]
+        ranks = mann_whitney_vs_rest(x, c) if tested_idx.size <= MAX_RANK_TEST_GROUPS else None
+        for s, g in enumerate(tested_idx):
+            comparisons.append(Comparison(
+                group=labels[g], reference="rest", difference=float(-test.shortfall[g]),
+                ci_low=float(-test.upper[g]), ci_high=float(-test.lower[g]), se=float(test.se[g]),
+                df=float(test.df[g]), p_value=float(test.p_beyond_margin[g]), p_adjusted=float("nan"),
+                test=WELCH, significant=False,
+                rank_p_value=None if ranks is None else float(ranks.pvalue[s]),
+                effect_size=None if ranks is None else float(ranks.effect_size[s])))
+        gap = _gap(cm, tested_idx, labels, config, gap_seed)
         omnibus = _kruskal(x, c)
         if config.omnibus_permutation:
             res = permutation_max_gap(x, c, n_resamples=config.permutations, seed=omnibus_seed)
             omnibus_perm = OmnibusResult(test="permutation-max-gap", statistic=res.statistic, p_value=res.pvalue,
                                          n_resamples=res.n_resamples)
-        gap = _gap(boot, labels, ok_idx)
-        comparisons, reference_of = _comparisons(x, c, boot, labels, ok_idx, config, test_seed)
-        power = _power(counts, means, sds, ok, reference_of, len(comparisons), config)
+        needed[tested] = _subjects_needed(cm, tested, config)
 
     groups = tuple(
-        GroupResult(group=labels[g], n=int(counts[g]), mean=_num(means[g]), ci_low=_num(ci[0, g]),
-                    ci_high=_num(ci[1, g]), sd=_num(sds[g]), pooled=None if pooled is None else _num(pooled[g]),
-                    status=OK if ok[g] else INSUFFICIENT, detectable_shortfall=_num(power[0][g]),
-                    n_needed=int(power[1][g]) if power[1][g] >= 0 else None)
+        GroupResult(group=labels[g], n=int(cm.n[g]), subjects=int(cm.clusters[g]), mean=_num(cm.mean[g]),
+                    ci_low=_num(ci_low[g]), ci_high=_num(ci_high[g]), sd=_num(cm.sd[g]),
+                    pooled=None if pooled is None else _num(pooled[g]), status=OK if enough[g] else INSUFFICIENT,
+                    detectable_shortfall=None, n_needed=int(needed[g]) if needed[g] >= 0 else None)
         for g in range(n_groups))
-    unit = "cell" if grouping.scope == "intersection" else "group"
-    verdict, reason = decide(groups, comparisons, margin=config.margin, alpha=config.alpha,
-                             correction=config.correction, min_size=grouping.min_size, unit=unit)
     return GroupingResult(name=grouping.name, scope=grouping.scope, kind=grouping.kind,
                           attributes=grouping.attributes, min_size=grouping.min_size, groups=groups, omnibus=omnibus,
                           omnibus_permutation=omnibus_perm, comparisons=tuple(comparisons), gap=gap,
-                          verdict=verdict, reason=reason, bins=grouping.bins)
+                          verdict="pending", reason="", bins=grouping.bins)
+
+
+def _pooled_skew_kappa3(cm, tested: np.ndarray) -> dict[str, np.ndarray]:
+    """Third cumulants of each group's mean and of its rest's, from one skewness pooled over every tested group.
+
+    A group's own skewness estimate is too noisy at n = 10..30 to correct its bound (it adds variance where it
+    should remove bias); the shape of the per-image metric is a property of the model and the data, shared by
+    the groups, while their means and spreads differ. So the standardised third moment of the cluster residuals
+    is pooled, and each mean gets kappa3 = gamma * (sum_k r_k^2 / K)^1.5 * K / n^3 (gamma sigma^3 / n^2 for
+    images)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ss_g = cm.var_mean * cm.n**2 * (cm.clusters - 1) / cm.clusters  # sum_k r_k^2 per group
+        s3_g = cm.kappa3_mean * cm.n**3  # sum_k r_k^3 per group
+        k = cm.clusters[tested].sum()
+        gamma = (np.nansum(s3_g[tested]) / k) / (np.nansum(ss_g[tested]) / k) ** 1.5
+        if not np.isfinite(gamma):
+            gamma = 0.0
+        ss_r = cm.rest_var_mean * cm.rest_n**2 * (cm.rest_clusters - 1) / cm.rest_clusters
+        group = gamma * (ss_g / cm.clusters) ** 1.5 * cm.clusters / cm.n**3
+        rest = gamma * (ss_r / cm.rest_clusters) ** 1.5 * cm.rest_clusters / cm.rest_n**3
+    return {"group_kappa3": np.nan_to_num(group), "ref_kappa3": np.nan_to_num(rest)}
 
 
 def _num(value: float) -> float | None:
@@ -109,91 +138,35 @@ def _kruskal(x: np.ndarray, c: np.ndarray) -> OmnibusResult:
     return OmnibusResult(test="kruskal", statistic=res.statistic, p_value=res.pvalue, df=res.df)
 
 
-def _gap(boot, labels: tuple[str, ...], ok_idx: np.ndarray) -> GapResult:
-    res = worst_to_average_gap(boot)
-    worst, best = int(np.argmin(boot.mean)), int(np.argmax(boot.mean))
-    return GapResult(worst=labels[ok_idx[worst]], worst_mean=float(boot.mean[worst]), best=labels[ok_idx[best]],
-                     best_mean=float(boot.mean[best]), average=float(np.mean(boot.mean)), gap=res.difference,
-                     ci_low=res.confidence_interval[0], ci_high=res.confidence_interval[1])
+def _gap(cm, tested_idx: np.ndarray, labels: tuple[str, ...], config: FairnessConfig,
+         seed: np.random.SeedSequence) -> GapResult:
+    """The largest pairwise gap with its selection-adjusted bounds, plus fairlearn's difference and ratio and
+    FairSeg's equity-scaled metric over the tested groups."""
+    means = cm.mean[tested_idx]
+    res = max_gap_test(means, cm.var_mean[tested_idx], cm.df[tested_idx], margin=config.margin,
+                       alpha=config.alpha, seed=seed)
+    n = cm.n[tested_idx]
+    overall = float(np.sum(n * means) / n.sum())
+    best_mean, worst_mean = float(means[res.best]), float(means[res.worst])
+    return GapResult(worst=labels[tested_idx[res.worst]], worst_mean=worst_mean,
+                     best=labels[tested_idx[res.best]], best_mean=best_mean, average=float(np.mean(means)),
+                     gap=res.gap, ci_low=res.lower, ci_high=res.upper, critical=res.critical, method=res.method,
+                     p_value=res.p_beyond_margin, p_adjusted=float("nan"), significant=False,
+                     ratio=worst_mean / best_mean if best_mean > 0 else None,
+                     equity_scaled=overall / (1.0 + float(np.sum(np.abs(means - overall)))))
 
 
-def _comparisons(x: np.ndarray, c: np.ndarray, boot, labels: tuple[str, ...], ok_idx: np.ndarray,
-                 config: FairnessConfig, seed: np.random.SeedSequence) -> tuple[list[Comparison], dict[int, int]]:
-    """Each group against its reference; also returns {group index: reference index or -1 for 'rest'}."""
-    n_ok = ok_idx.size
-    if config.reference == "rest":
-        targets, best = list(range(n_ok)), -1
-    else:
-        best = int(np.argmax(boot.mean))
-        targets = [s for s in range(n_ok) if s != best]
-    vs_rest = mann_whitney_vs_rest(x, c) if config.reference == "rest" else None
-    rng = np.random.default_rng(seed)
-    raw: list[tuple[int, object, float, float, str]] = []
-    for s in targets:
-        diff = mean_difference_ci(boot, s, "rest" if best < 0 else best)
-        sample = x[c == s]
-        other = x[c != s] if best < 0 else x[c == best]
-        if config.test == "permutation":
-            p = permutation_mean_difference(sample, other, n_resamples=config.permutations, seed=rng).pvalue
-            name = "permutation-mean-difference"
-        elif vs_rest is not None:
-            p, name = float(vs_rest.pvalue[s]), "mann-whitney"
-        else:
-            p, name = mann_whitney(sample, other).pvalue, "mann-whitney"
-        effect = float(vs_rest.effect_size[s]) if vs_rest is not None else cliffs_delta(sample, other)
-        raw.append((s, diff, float(p), effect, name))
-    adjusted = adjust_pvalues([r[2] for r in raw], config.correction) if raw else []
-    reference_name = "rest" if best < 0 else labels[ok_idx[best]]
-    comparisons = [
-        Comparison(group=labels[ok_idx[s]], reference=reference_name, difference=diff.difference,
-                   ci_low=diff.confidence_interval[0], ci_high=diff.confidence_interval[1], p_value=p,
-                   p_adjusted=float(p_adj), effect_size=effect, test=name, significant=bool(p_adj <= config.alpha))
-        for (s, diff, p, effect, name), p_adj in zip(raw, adjusted, strict=True)]
-    reference_of = {int(ok_idx[s]): (-1 if best < 0 else int(ok_idx[best])) for s in targets}
-    return comparisons, reference_of
+def _subjects_needed(cm, tested: np.ndarray, config: FairnessConfig) -> np.ndarray:
+    """Per tested group: the subjects needed for the pass rule to show a group that is truly at the rest's level
+    within the margin with probability `config.power` (-1: no n suffices, the rest alone is too uncertain)."""
+    sds = _cluster_sd(cm)[tested]
+    rest = cm.rest_var_mean[tested]
+    return np.array([required_clusters(config.margin, float(sd) if np.isfinite(sd) else 0.0, alpha=config.alpha,
+                                       power=config.power, rest_var=float(rv) if np.isfinite(rv) else 0.0) or -1
+                     for sd, rv in zip(sds, rest, strict=True)], dtype=np.int64)
 
 
-def _power(counts: np.ndarray, means: np.ndarray, sds: np.ndarray, ok: np.ndarray, reference_of: dict[int, int], m: int,
-           config: FairnessConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: the smallest shortfall detectable with `config.power` by a two-sided test at alpha / m (the
-    level the smallest p-value must meet under Holm or BH), and the n that detects the margin (-1: none).
-
-    Groups without a comparison of their own (too small, or the best group itself) use the pooled
-    within-group sd against the rest; a group of one image gets no figure.
-    """
-    n_groups = counts.size
-    mdd, n_needed = np.full(n_groups, np.nan), np.full(n_groups, -1, dtype=np.int64)
-    alpha = config.alpha / max(m, 1)
-    has_sd = counts >= 2
-    pooled_sd = float(np.sqrt(np.sum(np.where(has_sd, (counts - 1) * np.nan_to_num(sds) ** 2, 0.0))
-                              / max(np.sum(np.where(has_sd, counts - 1, 0)), 1)))
-    n_ok = int(counts[ok].sum())
-    for g in range(n_groups):
-        if counts[g] < 2 or (ok[g] and g not in reference_of):
-            continue
-        ref = reference_of.get(g, -1)
-        sd_g = float(sds[g]) if ok[g] else pooled_sd
-        if ref >= 0:
-            n_ref, sd_ref = float(counts[ref]), float(sds[ref])
-        else:
-            others = ok & (np.arange(n_groups) != g)
-            n_ref = float(counts[others].sum()) if ok[g] else float(n_ok)
-            sd_ref = _combined_sd(counts, means, sds, others) if ok[g] else pooled_sd
-        if n_ref < 1:
-            continue
-        mdd[g] = minimum_detectable_difference(float(counts[g]), n_ref, sd_g, sd_ref, alpha=alpha,
-                                               power=config.power, alternative="two-sided")
-        if config.margin > 0:
-            n_needed[g] = required_n(config.margin, sd_g, alpha=alpha, power=config.power,
-                                     ratio=n_ref / float(counts[g]), sd_reference=sd_ref, alternative="two-sided")
-    return mdd, n_needed
-
-
-def _combined_sd(counts: np.ndarray, means: np.ndarray, sds: np.ndarray, members: np.ndarray) -> float:
-    """Sample sd (ddof=1) of the union of several groups: within-group plus between-group sums of squares."""
-    n = counts[members].astype(np.float64)
-    if n.sum() < 2:
-        return 0.0
-    mean = float(np.sum(n * means[members]) / n.sum())
-    ss = np.sum((n - 1) * np.nan_to_num(sds[members]) ** 2 + n * (means[members] - mean) ** 2)
-    return float(np.sqrt(ss / (n.sum() - 1)))
+def _cluster_sd(cm) -> np.ndarray:
+    """The sd per cluster implied by the variance of the mean (= the image sd without subjects)."""
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(cm.var_mean * cm.clusters)

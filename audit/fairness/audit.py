@@ -6,7 +6,9 @@
     >>> result.verdicts                 # one row per attribute: verdict and reason        # doctest: +SKIP
 
 The group metric is the mean of the per-image metric (each image counts once); the pooled metric is beside it
-where the table has pixel counts. The same table, attributes, config and seed give the same result, bit for bit.
+where the table has pixel counts. With a subject column (config.subject_column, default 'subject_id') the
+intervals and tests treat the photos of one person as one cluster; without it the result says that images
+were treated as independent. The same table, attributes, config and seed give the same result, bit for bit.
 """
 
 from __future__ import annotations
@@ -20,21 +22,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit.fairness.analysis import analyse_grouping
-from audit.fairness.config import FairnessConfig
-from audit.fairness.pooled import POOLED_DEFINITION, pooled_by_group, pooled_counts
-from audit.fairness.result import FairnessResult, GroupingResult, TrendSummary
-from audit.fairness.subgroups import (
+from segaudit.audit.fairness.analysis import analyse_grouping
+from segaudit.audit.fairness.config import FairnessConfig
+from segaudit.audit.fairness.pooled import POOLED_DEFINITION, pooled_by_group, pooled_counts
+from segaudit.audit.fairness.result import FairnessResult, GroupingResult, TrendSummary
+from segaudit.audit.fairness.subgroups import (
     AttributeSource,
     Grouping,
     attribute_grouping,
     available_attributes,
     intersection_grouping,
 )
-from audit.fairness.trends import trend
-from audit.fairness.verdict import FAIL, INCONCLUSIVE, PASS
-from audit.metrics import check_table
-from models.errors import InputError
+from segaudit.audit.fairness.trends import trend
+from segaudit.audit.fairness.verdict import decide_audit
+from segaudit.audit.metrics import check_table
+from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
 METRIC_NAMES = {"iou": "IoU", "dice": "Dice", "boundary_iou": "boundary IoU", "pixel_accuracy": "pixel accuracy"}
@@ -76,17 +78,19 @@ def _audit(table: pd.DataFrame, source: AttributeSource, config: FairnessConfig)
                              field=f"bins.{name}")
 
     values = table[config.metric].to_numpy(dtype=np.float64)
+    subjects, unit = _subjects(table, config.subject_column)
     counts = pooled_counts(table, config.metric)
     groupings: dict[str, Grouping] = {}
 
     def grouping_of(name: str) -> Grouping:
         if name not in groupings:
-            groupings[name] = attribute_grouping(table, declared[name], config.bins.get(name, config.quantiles))
+            groupings[name] = attribute_grouping(table, declared[name], config.bins.get(name, config.quantiles),
+                                                 config.min_group_size)
         return groupings[name]
 
     def analyse(grouping: Grouping) -> GroupingResult:
         pooled = None if counts is None else pooled_by_group(grouping.codes, len(grouping.labels), counts)
-        return analyse_grouping(values, grouping, config, pooled)
+        return analyse_grouping(values, grouping, config, pooled, subjects)
 
     for name in selected:
         grouping_of(name)
@@ -100,20 +104,33 @@ def _audit(table: pd.DataFrame, source: AttributeSource, config: FairnessConfig)
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         analysed = list(pool.map(analyse, ordered))
         trend_results = list(pool.map(lambda name: trend(table, declared[name], values, config), trended))
+    analysed, verdict, family = decide_audit(analysed, config)
     attribute_results = {r.name: r for r in analysed[:len(selected)]}
     intersection_results = {r.name: r for r in analysed[len(selected):]}
     trends: dict[str, TrendSummary] = dict(zip(trended, trend_results, strict=True))
-
-    verdicts = [r.verdict for r in (*attribute_results.values(), *intersection_results.values())]
-    verdict = FAIL if FAIL in verdicts else PASS if all(v == PASS for v in verdicts) else INCONCLUSIVE
     pooled_all = None if counts is None else pooled_by_group(np.zeros(values.size, dtype=np.int64), 1, counts)[0]
     log.debug("fairness audit of %d images: %.2f s", values.size, time.perf_counter() - started)
     label = METRIC_NAMES.get(config.metric, config.metric)
     return FairnessResult(config=config, n_images=int(values.size), overall=_overall(values, config.alpha, pooled_all),
                           attributes=attribute_results, intersections=intersection_results, trends=trends,
                           verdict=verdict, aggregation=f"mean of per-image {label}",
-                          pooled_definition=None if counts is None else POOLED_DEFINITION,
-                          values=values, groupings=groupings)
+                          pooled_definition=None if counts is None else POOLED_DEFINITION, family=family,
+                          unit=unit, values=values, groupings=groupings)
+
+
+def _subjects(table: pd.DataFrame, column: str) -> tuple[np.ndarray | None, str]:
+    """Subject codes per image (None without the column) and the sentence that says what the unit was."""
+    if column not in table.columns:
+        return None, ("images, treated as independent (the table has no subject column; several photos of one "
+                      "person would make every interval too narrow)")
+    cells = table[column]
+    missing = np.flatnonzero(cells.isna().to_numpy() | (cells.astype(str).str.strip() == "").to_numpy())
+    if missing.size:
+        raise InputError(f"{missing.size} image(s) have no subject; every row needs one when the column is present",
+                         row=int(missing[0]) + 1, field=column)
+    codes, uniques = pd.factorize(cells.astype(str))
+    return codes.astype(np.int64), (f"subjects ({len(uniques)} in column '{column}'): the photos of one person "
+                                    "form one cluster in every interval and test")
 
 
 def _overall(values: np.ndarray, alpha: float, pooled: float | None) -> dict[str, float | int | str | None]:

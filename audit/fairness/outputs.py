@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.fairness.result import FairnessResult
-from audit.metrics import write_table
-from models.data.writer import staged_folder
-from models.errors import InputError
+from segaudit.audit.fairness.result import FairnessResult
+from segaudit.audit.metrics import write_table
+from segaudit.core.atomic import staged_folder
+from segaudit.core.errors import InputError
 
 JSON_FILE, CSV_FILE, TABLE_FILE, PLOTS_DIR = "fairness.json", "fairness.csv", "table.csv", "plots"
 
@@ -38,7 +38,7 @@ def write_outputs(result: FairnessResult, out: str | Path, table: pd.DataFrame |
         if table is not None:
             write_table(table, tmp / TABLE_FILE)
         if plots:
-            from audit.fairness.plots import write_plots
+            from segaudit.audit.fairness.plots import write_plots
 
             write_plots(result, tmp / PLOTS_DIR)
     return out

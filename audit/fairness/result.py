@@ -14,25 +14,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.fairness.config import FairnessConfig
-from audit.fairness.subgroups import Grouping
+from segaudit.audit.fairness.config import FairnessConfig
+from segaudit.audit.fairness.subgroups import Grouping
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: Welch tests against the margin, the selection-adjusted largest gap, audit-wide family
 OK = "ok"
 INSUFFICIENT = "insufficient"
 
 
 @dataclass(frozen=True)
 class GroupResult:
-    """One group: n, mean of the per-image metric with its stratified bootstrap CI, sd, pooled metric, and
-    power: the smallest shortfall detectable at the configured power and the n that would detect the margin.
+    """One group: n images and its subjects (= n without a subject column), mean of the per-image metric with its
+    (1 - alpha) t-interval (subjects as clusters), sd over images, pooled metric, and power for the rules in use:
+    the smallest shortfall the fail rule detects at the configured power, and the subjects the pass rule needs.
 
-    status 'insufficient': fewer images than the grouping's minimum; such a group has n (and mean, sd where
-    defined) but no CI and takes no part in the tests.
+    status 'insufficient': fewer subjects than the grouping's minimum. Such a group is still tested against the
+    rest when it has two or more subjects (a clear shortfall can fail it), but it can never count towards a pass.
     """
 
     group: str
     n: int
+    subjects: int
     mean: float | None
     ci_low: float | None
     ci_high: float | None
@@ -45,19 +47,25 @@ class GroupResult:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A group against its reference: difference = mean(group) - mean(reference) with its bootstrap CI,
-    the test's p-value raw and adjusted, and Cliff's delta (positive: the group tends to score higher)."""
+    """A group against the rest: difference = mean(group) - mean(rest); [ci_low, ci_high] holds both one-sided
+    (1 - alpha) Welch bounds (a (1 - 2 alpha) interval: the lower end of the shortfall decides fail, the upper
+    end pass); p_value tests H0 shortfall <= margin (one-sided Welch t), p_adjusted over the audit's family;
+    significant: the group fails. rank_p_value (Mann-Whitney against the rest, two-sided) and effect_size
+    (Cliff's delta, positive: the group tends to score higher) are descriptive only."""
 
     group: str
     reference: str
     difference: float
     ci_low: float
     ci_high: float
+    se: float
+    df: float
     p_value: float
     p_adjusted: float
-    effect_size: float
     test: str
     significant: bool
+    rank_p_value: float | None
+    effect_size: float | None
 
     @property
     def shortfall(self) -> float:
@@ -66,8 +74,13 @@ class Comparison:
 
     @property
     def shortfall_upper(self) -> float:
-        """Upper end of the shortfall's CI (= -ci_low)."""
+        """One-sided (1 - alpha) upper bound of the shortfall (= -ci_low): below the margin for a pass."""
         return -self.ci_low
+
+    @property
+    def shortfall_lower(self) -> float:
+        """One-sided (1 - alpha) lower bound of the shortfall (= -ci_high): above the margin for a fail."""
+        return -self.ci_high
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,11 @@ class OmnibusResult:
 
 @dataclass(frozen=True)
 class GapResult:
-    """MediaPipe-style spread: worst, best, the unweighted average of group means, and average - worst with its
-    bootstrap CI (the worst group chosen on the data and held fixed)."""
+    """The largest pairwise gap: best and worst group, gap = best - worst (fairlearn's difference), [ci_low,
+    ci_high] the simultaneous (1 - alpha) bounds of the true largest gap, whatever pair it is (selection
+    accounted for), p_value of H0 "every pair within the margin" and its family-adjusted p; ratio worst / best
+    (fairlearn's ratio), average (unweighted mean of group means) and FairSeg's equity-scaled metric
+    mean / (1 + sum_g |mean_g - mean|)."""
 
     worst: str
     worst_mean: float
@@ -95,6 +111,13 @@ class GapResult:
     gap: float
     ci_low: float
     ci_high: float
+    critical: float
+    method: str
+    p_value: float
+    p_adjusted: float
+    significant: bool
+    ratio: float | None
+    equity_scaled: float
 
 
 @dataclass(frozen=True)
@@ -134,8 +157,10 @@ class GroupingResult:
             out["worst"] = {"group": self.gap.worst, "mean": self.gap.worst_mean}
             out["best"] = {"group": self.gap.best, "mean": self.gap.best_mean}
             out["average"] = self.gap.average
-            out["worst_to_average_gap"] = {"gap": self.gap.gap, "ci_low": self.gap.ci_low,
-                                           "ci_high": self.gap.ci_high}
+            out["max_gap"] = {k: getattr(self.gap, k) for k in ("gap", "ci_low", "ci_high", "critical", "method",
+                                                                 "p_value", "p_adjusted", "significant")}
+            out["ratio"] = self.gap.ratio
+            out["equity_scaled"] = self.gap.equity_scaled
         out["comparisons"] = [{**asdict(c), "effect_size_name": "cliffs_delta"} for c in self.comparisons]
         out["verdict"] = self.verdict
         out["reason"] = self.reason
@@ -179,6 +204,8 @@ class FairnessResult:
     verdict: str
     aggregation: str
     pooled_definition: str | None
+    family: dict[str, Any]
+    unit: str
     values: np.ndarray = field(repr=False)
     groupings: dict[str, Grouping] = field(repr=False)
 
@@ -191,7 +218,8 @@ class FairnessResult:
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **self.config.to_dict(),
                                "confidence": 1 - self.config.alpha, "aggregation": self.aggregation,
                                "pooled": self.pooled_definition, "n_images": self.n_images,
-                               "overall": self.overall, "verdict": self.verdict,
+                               "overall": self.overall, "verdict": self.verdict, "family": self.family,
+                               "unit": self.unit,
                                "attributes": {k: v.to_dict() for k, v in self.attributes.items()},
                                "intersections": {k: v.to_dict() for k, v in self.intersections.items()},
                                "trends": {k: asdict(v) for k, v in self.trends.items()}}
@@ -212,20 +240,21 @@ class FairnessResult:
 
     @property
     def verdicts(self) -> pd.DataFrame:
-        """One row per attribute and intersection: omnibus test, worst group and gap, verdict and reason."""
+        """One row per attribute and intersection: verdict and reason, the largest gap with its
+        selection-adjusted bounds and adjusted p, fairlearn's ratio, the equity-scaled metric, the omnibus test."""
         rows = []
         for r in self.results():
+            g = r.gap
             rows.append({"scope": r.scope, "attribute": r.name, "verdict": r.verdict, "reason": r.reason,
+                         "best": g.best if g else None, "worst": g.worst if g else None,
+                         "max_gap": g.gap if g else None, "max_gap_ci_low": g.ci_low if g else None,
+                         "max_gap_ci_high": g.ci_high if g else None,
+                         "max_gap_p_adjusted": g.p_adjusted if g else None,
+                         "ratio": g.ratio if g else None, "equity_scaled": g.equity_scaled if g else None,
                          "omnibus_test": r.omnibus.test if r.omnibus else None,
                          "omnibus_statistic": r.omnibus.statistic if r.omnibus else None,
-                         "omnibus_p_value": r.omnibus.p_value if r.omnibus else None,
-                         "worst": r.gap.worst if r.gap else None,
-                         "worst_to_average_gap": r.gap.gap if r.gap else None,
-                         "gap_ci_low": r.gap.ci_low if r.gap else None,
-                         "gap_ci_high": r.gap.ci_high if r.gap else None})
-        return pd.DataFrame(rows, columns=["scope", "attribute", "verdict", "reason", "omnibus_test",
-                                           "omnibus_statistic", "omnibus_p_value", "worst",
-                                           "worst_to_average_gap", "gap_ci_low", "gap_ci_high"])
+                         "omnibus_p_value": r.omnibus.p_value if r.omnibus else None})
+        return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
     @property
     def trends_frame(self) -> pd.DataFrame:
@@ -240,16 +269,23 @@ class FairnessResult:
         comparisons = self.comparisons.rename(columns={"difference": "diff", "ci_low": "diff_ci_low",
                                                        "ci_high": "diff_ci_high"})
         frame = groups.merge(comparisons, how="left", on=["scope", "attribute", "group"])
-        frame = frame.merge(self.verdicts, how="left", on=["scope", "attribute"])
+        # the verdict beside each group, its reason once per attribute in fairness.json (not on every row:
+        # an attribute of 10,000 groups would repeat a long reason 10,000 times)
+        frame = frame.merge(self.verdicts[["scope", "attribute", "verdict"]], how="left", on=["scope", "attribute"])
         trends = self.trends_frame
         if not trends.empty:
             trend_rows = pd.DataFrame({"scope": "trend", "attribute": trends["attribute"], "group": "",
                                        "n": trends["n"], "rho": trends["rho"], "rho_ci_low": trends["ci_low"],
                                        "rho_ci_high": trends["ci_high"], "p_value": trends["p_value"],
-                                       "test": "spearman", "reason": trends["note"]})
+                                       "test": "spearman", "note": trends["note"]})
             frame = pd.concat([frame, trend_rows], ignore_index=True)
         frame.insert(3, "metric", self.config.metric)
         return frame
+
+
+VERDICT_COLUMNS = ["scope", "attribute", "verdict", "reason", "best", "worst", "max_gap", "max_gap_ci_low",
+                   "max_gap_ci_high", "max_gap_p_adjusted", "ratio", "equity_scaled", "omnibus_test",
+                   "omnibus_statistic", "omnibus_p_value"]
 
 
 def clean_json(value: Any) -> Any:

@@ -6,9 +6,9 @@
   quantiles of the known values; unknown (NaN) values form 'unknown';
 - intersection a x b: one cell per pair of groups, 'a-group × b-group', every cell listed.
 
-A group takes part in the tests when it has at least `min_size` images: 2 for an attribute (a mean and a
-spread need two), the configured minimum group size for an intersection. Smaller groups are reported with
-their n as insufficient, never dropped silently.
+Every grouping carries the configured minimum group size: a group with fewer subjects is reported as
+insufficient (it is still tested for a shortfall when it has two subjects, but can never count towards a
+pass), never dropped silently.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.metrics import ID, is_count_column, is_metric_column
-from models.data import UNKNOWN, AttributeSpec, DatasetSpec
-from models.errors import InputError
+from segaudit.audit.metrics import ID, is_count_column, is_metric_column
+from segaudit.core.errors import InputError
+from segaudit.models.data import UNKNOWN, AttributeSpec, DatasetSpec
 
 CROSS = " × "
-NOT_ATTRIBUTES = {ID, "split", "image", "mask"}
+NOT_ATTRIBUTES = {ID, "split", "image", "mask", "subject_id"}
 MAX_LEVELS_FOR_CATEGORICAL = 12
 """An attribute without a declaration whose values are numbers is continuous if it has more distinct values."""
 
@@ -110,11 +110,11 @@ def value_label(value: Any) -> str:
 
 
 def attribute_grouping(table: pd.DataFrame, attribute: AttributeSpec,
-                       bins: int | Sequence[float] = 4) -> Grouping:
+                       bins: int | Sequence[float] = 4, min_size: int = 30) -> Grouping:
     """The groups of one attribute (binned when continuous: `bins` cut points or a number of quantile bins)."""
     column = table[attribute.name]
     if attribute.kind == "continuous":
-        return _binned(attribute, _continuous_values(column, attribute.name), bins)
+        return _binned(attribute, _continuous_values(column, attribute.name), bins, min_size)
     labels = labels_of(column)
     declared = list(attribute.values or ())
     extra = sorted(set(labels) - set(declared) - {UNKNOWN})
@@ -125,19 +125,29 @@ def attribute_grouping(table: pd.DataFrame, attribute: AttributeSpec,
     order = declared + ([UNKNOWN] if (labels == UNKNOWN).any() else [])
     codes = pd.Categorical(labels, categories=order).codes.astype(np.int64)
     return Grouping(name=attribute.name, scope="attribute", kind=attribute.kind, attributes=(attribute.name,),
-                    labels=tuple(order), codes=codes, min_size=2)
+                    labels=tuple(order), codes=codes, min_size=max(2, min_size))
 
 
 def _continuous_values(column: pd.Series, name: str) -> np.ndarray:
+    """float64 values, NaN where unknown; an infinite value is an error naming its row (it has no bin, no rank)."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column.to_numpy(dtype=np.float64)
+        return _finite_or_unknown(column.to_numpy(dtype=np.float64), name)
     text = pd.Series(labels_of(column)).replace(UNKNOWN, "")
     values = pd.to_numeric(text.where(text != "", None), errors="coerce")
     bad = np.flatnonzero((values.isna() & (text != "")).to_numpy())
     if bad.size:
         raise InputError(f"{text.iloc[bad[0]]!r} is not a number (the attribute is continuous)",
                          row=int(bad[0]) + 1, field=name)
-    return values.to_numpy(dtype=np.float64)
+    return _finite_or_unknown(values.to_numpy(dtype=np.float64), name)
+
+
+def _finite_or_unknown(x: np.ndarray, name: str) -> np.ndarray:
+    infinite = np.flatnonzero(np.isinf(x))
+    if infinite.size:
+        raise InputError(f"{x[infinite[0]]} is not a finite number ({infinite.size} infinite value(s) in this "
+                         "continuous attribute; leave the cell empty for an unknown value)",
+                         row=int(infinite[0]) + 1, field=name)
+    return x
 
 
 def continuous_values(table: pd.DataFrame, attribute: AttributeSpec) -> np.ndarray:
@@ -145,7 +155,7 @@ def continuous_values(table: pd.DataFrame, attribute: AttributeSpec) -> np.ndarr
     return _continuous_values(table[attribute.name], attribute.name)
 
 
-def _binned(attribute: AttributeSpec, x: np.ndarray, bins: int | Sequence[float]) -> Grouping:
+def _binned(attribute: AttributeSpec, x: np.ndarray, bins: int | Sequence[float], min_size: int) -> Grouping:
     known = x[~np.isnan(x)]
     if isinstance(bins, int | np.integer):
         method = f"{int(bins)} quantile bins"
@@ -163,7 +173,7 @@ def _binned(attribute: AttributeSpec, x: np.ndarray, bins: int | Sequence[float]
         codes[np.isnan(x)] = len(labels)
         labels.append(UNKNOWN)
     return Grouping(name=attribute.name, scope="attribute", kind="continuous", attributes=(attribute.name,),
-                    labels=tuple(labels), codes=codes, min_size=2,
+                    labels=tuple(labels), codes=codes, min_size=max(2, min_size),
                     bins={"method": method, "edges": [float(e) for e in edges], "unit": attribute.unit or ""})
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.fairness.analysis import grouping_seed
-from audit.fairness.config import FairnessConfig
-from audit.fairness.result import TrendSummary
-from audit.fairness.subgroups import continuous_values, labels_of
-from audit.stats import spearman_trend
-from models.data import AttributeSpec
+from segaudit.audit.fairness.analysis import grouping_seed
+from segaudit.audit.fairness.config import FairnessConfig
+from segaudit.audit.fairness.result import TrendSummary
+from segaudit.audit.fairness.subgroups import continuous_values, labels_of
+from segaudit.audit.stats import spearman_trend
+from segaudit.models.data import AttributeSpec
 
 
 def trend(table: pd.DataFrame, attribute: AttributeSpec, values: np.ndarray, config: FairnessConfig) -> TrendSummary:

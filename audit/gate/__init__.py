@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.gate.outputs import junit_xml, markdown_summary, text_summary
-from audit.gate.policy import GatePolicy, load_policy, parse_policy
-from audit.gate.rules import RuleResult, evaluate
-from cards.audit_file import load_audit
-from cards.outputs import write_atomic
-from models.errors import InputError
+from segaudit.audit.gate.outputs import junit_xml, markdown_summary, text_summary
+from segaudit.audit.gate.policy import GatePolicy, load_policy, parse_policy
+from segaudit.audit.gate.rules import RuleResult, evaluate
+from segaudit.core.atomic import write_atomic
+from segaudit.core.audit_file import load_audit
+from segaudit.core.errors import InputError
 
 __all__ = ["GateOutcome", "GatePolicy", "RuleResult", "evaluate", "load_audit", "load_policy", "parse_policy",
            "run_gate", "write_atomic"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from audit.gate.rules import RuleResult
+from segaudit.audit.gate.rules import RuleResult
 
 FAMILY_TITLES = {"fairness": "Fairness", "privacy": "Privacy", "performance": "Performance", "card": "Model card"}
 

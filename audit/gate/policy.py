@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 RISK_LEVELS = ("none", "low", "medium", "high")
 CORRECTIONS = ("holm", "bh")

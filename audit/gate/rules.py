@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.gate.policy import RISK_LEVELS, FairnessRule, GatePolicy
-from models.errors import InputError
+from segaudit.audit.gate.policy import RISK_LEVELS, FairnessRule, GatePolicy
+from segaudit.core.errors import InputError
 
 PASSED, FAILED = "passed", "failed"
 
@@ -68,14 +68,14 @@ def _fairness(audit: dict[str, Any], policy: GatePolicy, audit_dir: Path | None)
             results.append(RuleResult("fairness", name, False, f"'{name}' was not audited: the audit covered "
                                       f"{sorted(recorded)}", {"margin": rule.margin}))
             continue
-        verdict, reason, worst = recomputed.get(name) or (recorded[name]["verdict"], recorded[name]["reason"],
-                                                         recorded[name].get("worst_to_average_gap"))
+        verdict, reason, gap = recomputed.get(name) or (recorded[name]["verdict"], recorded[name]["reason"],
+                                                       recorded[name].get("max_gap"))
         passed = verdict == "pass" or (verdict == "inconclusive" and not rule.inconclusive_fails)
         note = " (inconclusive is allowed by the policy)" if verdict == "inconclusive" and passed else ""
         results.append(RuleResult("fairness", name, passed, f"{verdict}{note}: {reason}", {
             "verdict": verdict, "margin": rule.margin, "alpha": rule.alpha, "correction": rule.correction,
             "inconclusive_fails": rule.inconclusive_fails, "recomputed": name in recomputed,
-            "worst_to_average_gap": worst}))
+            "max_gap": gap}))
     return results
 
 
@@ -88,9 +88,9 @@ def _reanalyse(audit: dict[str, Any], fairness: dict[str, Any], groupings: dict[
     """{name: (verdict, reason, gap)} for the groupings the policy judges with other settings than the audit."""
     if not groupings:
         return {}
-    from audit.fairness import FairnessConfig, audit_fairness
-    from audit.metrics import read_table
-    from models.data.spec import AttributeSpec
+    from segaudit.audit.fairness import FairnessConfig, audit_fairness
+    from segaudit.audit.metrics import read_table
+    from segaudit.models.data.spec import AttributeSpec
 
     table_path = _table_path(audit, audit_dir)
     table = read_table(table_path)
@@ -102,8 +102,11 @@ def _reanalyse(audit: dict[str, Any], fairness: dict[str, Any], groupings: dict[
     by_rule: dict[FairnessRule, list[str]] = {}
     for name in groupings:
         by_rule.setdefault(policy.fairness_rule(name), []).append(name)
-    settings = {k: fairness[k] for k in ("metric", "reference", "test", "bootstrap", "ci_method", "seed",
-                                         "min_group_size", "power", "quantiles", "bins") if k in fairness}
+    settings = {k: fairness[k] for k in ("metric", "reference", "bootstrap", "seed", "subject_column",
+                                         "skew_correction", "min_group_size", "min_test_size", "power",
+                                         "quantiles", "bins") if k in fairness}
+    if isinstance(fairness.get("family"), dict) and fairness["family"].get("scope"):
+        settings["family"] = fairness["family"]["scope"]
     out = {}
     for rule, names in by_rule.items():
         attributes = tuple(n for n in names if groupings[n]["scope"] == "attribute")
@@ -116,7 +119,8 @@ def _reanalyse(audit: dict[str, Any], fairness: dict[str, Any], groupings: dict[
         for grouping in result.results():
             if grouping.name in names:
                 gap = None if grouping.gap is None else {"gap": grouping.gap.gap, "ci_low": grouping.gap.ci_low,
-                                                         "ci_high": grouping.gap.ci_high}
+                                                         "ci_high": grouping.gap.ci_high,
+                                                         "p_adjusted": grouping.gap.p_adjusted}
                 out[grouping.name] = (grouping.verdict, grouping.reason, gap)
     return out
 

@@ -1,6 +1,6 @@
 """Membership-inference privacy audit of a segmentation model (issue 6); see audit.py for the flow.
 
-    from audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
+    from segaudit.audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
     result = run_privacy_audit("runs/sinet/model.pte", "data/people", PrivacyConfig(shadow_models=8))
     write_outputs(result, "reports/privacy")
 
@@ -11,10 +11,10 @@ epsilon lower bound), groups (per subgroup), risk (levels), result (privacy.json
 (log-log ROC).
 """
 
-from audit.privacy.audit import run_privacy_audit
-from audit.privacy.config import ATTACKS, PrivacyConfig, default_cache_dir
-from audit.privacy.outputs import comparison_table, write_outputs
-from audit.privacy.result import PrivacyResult
+from segaudit.audit.privacy.audit import run_privacy_audit
+from segaudit.audit.privacy.config import ATTACKS, PrivacyConfig, default_cache_dir
+from segaudit.audit.privacy.outputs import comparison_table, write_outputs
+from segaudit.audit.privacy.result import PrivacyResult
 
 __all__ = ["ATTACKS", "PrivacyConfig", "PrivacyResult", "comparison_table", "default_cache_dir",
            "run_privacy_audit", "write_outputs"]

@@ -21,18 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.privacy.attacks import AttackData, run_attack
-from audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, PrivacyConfig
-from audit.privacy.groups import by_group
-from audit.privacy.result import LABEL_ONLY_THREAT_MODEL, THREAT_MODEL, AttackResult, PrivacyResult
-from audit.privacy.risk import risk_level
-from audit.privacy.shadows import ShadowJob, make_jobs, plan_shadows, run_shadows, shadow_recipe
-from audit.privacy.signals import compute_signals
-from audit.privacy.target import resolve_target
-from models.data.package import DatasetPackage, load_package
-from models.data.torch_dataset import resize_mask
-from models.errors import InputError
-from models.train import TrainConfig
+from segaudit.audit.privacy.attacks import AttackData, run_attack
+from segaudit.audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, PrivacyConfig
+from segaudit.audit.privacy.groups import by_group
+from segaudit.audit.privacy.result import LABEL_ONLY_THREAT_MODEL, THREAT_MODEL, AttackResult, PrivacyResult
+from segaudit.audit.privacy.risk import risk_level
+from segaudit.audit.privacy.shadows import ShadowJob, make_jobs, plan_shadows, run_shadows, shadow_recipe
+from segaudit.audit.privacy.signals import compute_signals
+from segaudit.audit.privacy.target import resolve_target
+from segaudit.core.errors import InputError
+from segaudit.models.data.package import DatasetPackage, load_package
+from segaudit.models.data.torch_dataset import resize_mask
+from segaudit.models.train import TrainConfig
 
 log = logging.getLogger(__name__)
 

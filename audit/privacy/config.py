@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 # Attacks in the order they are reported. "Needs shadows": they use shadow / reference models.
 ATTACKS = ("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn", "label-only")

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.fairness.subgroups import attribute_grouping
-from audit.privacy import metrics
-from models.data.spec import DatasetSpec
+from segaudit.audit.fairness.subgroups import attribute_grouping
+from segaudit.audit.privacy import metrics
+from segaudit.models.data.spec import DatasetSpec
 
 
 def by_group(table: pd.DataFrame, spec: DatasetSpec, member: np.ndarray, scores: dict[str, np.ndarray],

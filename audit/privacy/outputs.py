@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.privacy.result import PrivacyResult
-from models.data.writer import staged_folder
-from models.errors import InputError
+from segaudit.audit.privacy.result import PrivacyResult
+from segaudit.core.atomic import staged_folder
+from segaudit.core.errors import InputError
 
 JSON_FILE, ROC_FILE, COMPARISON_FILE, SCORES_FILE = "privacy.json", "roc.png", "comparison.csv", "scores.csv"
 
@@ -44,7 +44,7 @@ def write_outputs(result: PrivacyResult, out: str | Path, compared: dict[str, Pr
             scores[attack.name] = attack.scores
         scores.to_csv(tmp / SCORES_FILE, index=False, lineterminator="\n", float_format="%.8g")
         if plots:
-            from audit.privacy.plots import plot_roc
+            from segaudit.audit.privacy.plots import plot_roc
 
             plot_roc(result, tmp / ROC_FILE)
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.privacy.result import PrivacyResult
+from segaudit.audit.privacy.result import PrivacyResult
 
 
 def plot_roc(result: PrivacyResult, path: Path, title: str | None = None) -> Path:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from audit.privacy.audit import plan_audit, plan_shadows_for
-from audit.privacy.config import PrivacyConfig
-from audit.privacy.shadows import run_shadows
-from audit.privacy.target import read_recipe, read_trained
-from models.data.package import load_package
+from segaudit.audit.privacy.audit import plan_audit, plan_shadows_for
+from segaudit.audit.privacy.config import PrivacyConfig
+from segaudit.audit.privacy.shadows import run_shadows
+from segaudit.audit.privacy.target import read_recipe, read_trained
+from segaudit.models.data.package import load_package
 
 log = logging.getLogger(__name__)
 

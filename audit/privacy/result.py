@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from audit.privacy import metrics
-from audit.privacy.attacks import AttackOutput
+from segaudit.audit.privacy import metrics
+from segaudit.audit.privacy.attacks import AttackOutput
 
 THREAT_MODEL = (
     "Black-box membership inference against the shipped model. The attacker holds the model file and queries it "

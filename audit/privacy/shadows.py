@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from audit.privacy.signals import Signals, compute_signals
-from models.checkpoint import sha256_file
-from models.train import TrainConfig
+from segaudit.audit.privacy.signals import Signals, compute_signals
+from segaudit.models.checkpoint import sha256_file
+from segaudit.models.train import TrainConfig
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -167,8 +167,8 @@ def run_shadows(jobs: list[ShadowJob], inclusion: np.ndarray, workers: int | Non
 
 def run_job(job: ShadowJob) -> Path:
     """Train the shadow if the cache lacks it, then compute and store its signals; returns the signals file."""
-    from models.data.package import load_package
-    from models.runtime import Segmenter
+    from segaudit.models.data.package import load_package
+    from segaudit.models.runtime import Segmenter
 
     if not _is_trained(job.folder):
         _train(job)
@@ -187,7 +187,7 @@ def run_job(job: ShadowJob) -> Path:
                                      probabilities=job.query["probabilities"], label_only=False, **settings))
         if pool.label_iou is not None:  # keep the arrays stackable: population has no label-only signal
             parts[1].label_iou = np.full((job.n_population, pool.label_iou.shape[1]), np.nan)
-    from audit.privacy.signals import concat
+    from segaudit.audit.privacy.signals import concat
 
     concat(parts).save(job.signals_path)
     return job.signals_path
@@ -198,9 +198,9 @@ def _is_trained(folder: Path) -> bool:
 
 
 def _train(job: ShadowJob) -> None:
-    from models.data.package import load_package
-    from models.data.writer import MANIFEST_FILE
-    from models.train import train
+    from segaudit.models.data.package import load_package
+    from segaudit.models.data.writer import MANIFEST_FILE
+    from segaudit.models.train import train
 
     folder = job.folder
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +253,7 @@ def _csv(text: str) -> str:
 @contextlib.contextmanager
 def _quiet_training() -> Iterator[None]:
     """Shadow training logs nothing per epoch (K shadows x epochs lines would bury the audit's own output)."""
-    logger = logging.getLogger("models.train")
+    logger = logging.getLogger("segaudit.models.train")
     level = logger.level
     logger.setLevel(logging.WARNING)
     try:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.data.torch_dataset import resize_mask, to_model_input
+from segaudit.models.data.torch_dataset import resize_mask, to_model_input
 
 QUERIES = ("image", "mirror")
 LABEL_AUGMENTATIONS = ("identity", "mirror", "shift+", "shift-", "shift+-", "darker", "brighter", "noise")

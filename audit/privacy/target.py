@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from models.checkpoint import sha256_file
-from models.errors import InputError
-from models.train import TrainConfig
+from segaudit.core.errors import InputError
+from segaudit.models.checkpoint import sha256_file
+from segaudit.models.train import TrainConfig
 
 RECIPE_FILE = "config.json"
 RESULT_FILE = "result.json"
@@ -42,7 +42,7 @@ class Target:
 
 def resolve_target(model: str | Path, recipe: str | Path | None = None) -> tuple[Target, Any]:
     """(Target, opened Segmenter) for a run folder, checkpoint folder or .pte; `recipe` overrides the search."""
-    from models.runtime import Segmenter
+    from segaudit.models.runtime import Segmenter
 
     path = Path(model)
     if not path.exists():

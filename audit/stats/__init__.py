@@ -5,13 +5,13 @@ comes from a seed or a numpy Generator, so the same inputs and seed give the sam
 Bad inputs (empty, NaN, mismatched lengths, too few values) raise ValueError with a message naming the argument.
 """
 
-from audit.stats.bootstrap import bootstrap_means, group_bootstrap
-from audit.stats.corrections import adjust_pvalues, benjamini_hochberg, holm
-from audit.stats.differences import contrast_ci, mean_difference_ci, reference_weights, worst_to_average_gap
-from audit.stats.effect_sizes import cliffs_delta, mean_difference
-from audit.stats.omnibus import kruskal, kruskal_groups, permutation_max_gap
-from audit.stats.power import minimum_detectable_difference, required_n
-from audit.stats.results import (
+from segaudit.audit.stats.bootstrap import bootstrap_means, group_bootstrap
+from segaudit.audit.stats.corrections import adjust_pvalues, benjamini_hochberg, holm
+from segaudit.audit.stats.differences import contrast_ci, mean_difference_ci, reference_weights, worst_to_average_gap
+from segaudit.audit.stats.effect_sizes import cliffs_delta, mean_difference
+from segaudit.audit.stats.omnibus import kruskal, kruskal_groups, permutation_max_gap
+from segaudit.audit.stats.power import minimum_detectable_difference, required_n
+from segaudit.audit.stats.results import (
     DifferenceResult,
     GroupBootstrapResult,
     KruskalResult,
@@ -21,8 +21,13 @@ from audit.stats.results import (
     TrendResult,
     WelchResult,
 )
-from audit.stats.tests_two_sample import mann_whitney, mann_whitney_vs_rest, permutation_mean_difference, welch_t
-from audit.stats.trend import spearman_trend
+from segaudit.audit.stats.tests_two_sample import (
+    mann_whitney,
+    mann_whitney_vs_rest,
+    permutation_mean_difference,
+    welch_t,
+)
+from segaudit.audit.stats.trend import spearman_trend
 
 __all__ = [
     "DifferenceResult",

@@ -14,7 +14,7 @@ from itertools import combinations
 
 import numpy as np
 
-from audit.stats._validation import CHUNK_ELEMENTS
+from segaudit.audit.stats._validation import CHUNK_ELEMENTS
 
 
 def n_relabellings(sizes: list[int]) -> int:

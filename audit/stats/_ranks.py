@@ -7,7 +7,7 @@ import numpy as np
 
 def midranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks (1-based, ties share their mean rank) [n] and the sizes of the tie blocks [K]."""
-    order = np.argsort(x, kind="stable")
+    order = np.argsort(x)  # any sort: tied values share one mid-rank, whatever their order
     xs = x[order]
     new = np.concatenate([[True], xs[1:] != xs[:-1]])
     starts = np.flatnonzero(new)

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from audit.stats._intervals import check_method, contrast_acceleration, interval
-from audit.stats._validation import (
+from segaudit.audit.stats._intervals import check_method, contrast_acceleration, interval
+from segaudit.audit.stats._validation import (
     CHUNK_ELEMENTS,
     Seed,
     as_generator,
@@ -33,7 +33,7 @@ from audit.stats._validation import (
     check_probability,
     encode_groups,
 )
-from audit.stats.results import GroupBootstrapResult
+from segaudit.audit.stats.results import GroupBootstrapResult
 
 
 def bootstrap_means(sample: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from audit.stats._intervals import check_method, contrast_acceleration, interval
-from audit.stats._validation import check_alternative, check_probability
-from audit.stats.results import DifferenceResult, GroupBootstrapResult
+from segaudit.audit.stats._intervals import check_method, contrast_acceleration, interval
+from segaudit.audit.stats._validation import check_alternative, check_probability
+from segaudit.audit.stats.results import DifferenceResult, GroupBootstrapResult
 
 REFERENCES = ("rest", "best", "average", "overall")
 

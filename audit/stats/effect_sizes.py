@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from audit.stats._ranks import midranks
-from audit.stats._validation import Seed, as_sample
-from audit.stats.bootstrap import group_bootstrap
-from audit.stats.differences import mean_difference_ci
-from audit.stats.results import DifferenceResult
+from segaudit.audit.stats._ranks import midranks
+from segaudit.audit.stats._validation import Seed, as_sample
+from segaudit.audit.stats.bootstrap import group_bootstrap
+from segaudit.audit.stats.differences import mean_difference_ci
+from segaudit.audit.stats.results import DifferenceResult
 
 
 def cliffs_delta(x: Any, y: Any) -> float:

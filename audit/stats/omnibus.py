@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from audit.stats._permutation import null_group_sums, permutation_pvalue
-from audit.stats._ranks import midranks
-from audit.stats._validation import (
+from segaudit.audit.stats._permutation import null_group_sums, permutation_pvalue
+from segaudit.audit.stats._ranks import midranks
+from segaudit.audit.stats._validation import (
     Seed,
     as_generator,
     as_sample,
@@ -21,7 +21,7 @@ from audit.stats._validation import (
     check_samples,
     encode_groups,
 )
-from audit.stats.results import KruskalResult, PermutationResult
+from segaudit.audit.stats.results import KruskalResult, PermutationResult
 
 
 def _groups_of(values: Any, groups: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

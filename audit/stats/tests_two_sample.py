@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-from audit.stats._permutation import null_group_sums, permutation_pvalue
-from audit.stats._ranks import midranks
-from audit.stats._validation import (
+from segaudit.audit.stats._permutation import null_group_sums, permutation_pvalue
+from segaudit.audit.stats._ranks import midranks
+from segaudit.audit.stats._validation import (
     Seed,
     as_generator,
     as_sample,
@@ -23,7 +23,7 @@ from audit.stats._validation import (
     check_probability,
     encode_groups,
 )
-from audit.stats.results import OneVsRestResult, PermutationResult, SignificanceResult, WelchResult
+from segaudit.audit.stats.results import OneVsRestResult, PermutationResult, SignificanceResult, WelchResult
 
 MW_METHODS = ("auto", "asymptotic", "exact")
 

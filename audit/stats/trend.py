@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import ndtri
 
-from audit.stats._validation import (
+from segaudit.audit.stats._validation import (
     CHUNK_ELEMENTS,
     Seed,
     as_generator,
@@ -28,7 +28,7 @@ from audit.stats._validation import (
     check_n_resamples,
     check_probability,
 )
-from audit.stats.results import TrendResult
+from segaudit.audit.stats.results import TrendResult
 
 logger = logging.getLogger(__name__)
 

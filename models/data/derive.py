@@ -32,10 +32,11 @@ import pandas as pd
 from scipy import ndimage
 from skimage.color import rgb2lab
 
-from models.data.package import PARQUET_MANIFEST, DatasetPackage, load_package
-from models.data.spec import SPEC_FILE, UNKNOWN, AttributeSpec, DatasetSpec, load_spec
-from models.data.writer import MANIFEST_FILE, format_cell, staged_folder
-from models.errors import InputError
+from segaudit.core.atomic import staged_folder
+from segaudit.core.errors import InputError
+from segaudit.models.data.package import PARQUET_MANIFEST, DatasetPackage, load_package
+from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, AttributeSpec, DatasetSpec, load_spec
+from segaudit.models.data.writer import MANIFEST_FILE, format_cell
 
 log = logging.getLogger(__name__)
 

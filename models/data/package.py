@@ -20,13 +20,15 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec, load_spec
-from models.data.writer import ID_PATTERN, MANIFEST_FILE, SPLITS
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec, load_spec
+from segaudit.models.data.writer import ID_PATTERN, MANIFEST_FILE, SPLITS
 
 log = logging.getLogger(__name__)
 PARQUET_MANIFEST = "manifest.parquet"
 BASE_COLUMNS = ("id", "image", "mask", "split")
+SUBJECT = "subject_id"
+"""Optional manifest column: the person in each photo (several photos of one person are one unit in the audit)."""
 MAX_REPORTED = 20
 
 
@@ -127,7 +129,7 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
     missing = [c for c in (*BASE_COLUMNS, *spec.attributes) if c not in columns]
     if missing:
         raise InputError(f"missing columns {missing} (expected {[*BASE_COLUMNS, *spec.attributes]})", path=path)
-    undeclared = [c for c in columns if c not in BASE_COLUMNS and c not in spec.attributes]
+    undeclared = [c for c in columns if c not in BASE_COLUMNS and c not in spec.attributes and c != SUBJECT]
     if undeclared:
         raise InputError(f"columns {undeclared} are not declared as attributes in {SPEC_FILE}", path=path)
     if raw.empty:
@@ -158,6 +160,10 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
                 problems.append(InputError(f"path {relative!r} escapes the dataset folder or is empty; paths "
                                            "are relative to the folder and stay inside it",
                                            path=path, row=index, field=column))
+        if SUBJECT in columns and not ID_PATTERN.match(_text(record[SUBJECT])):
+            problems.append(InputError(f"subject {_text(record[SUBJECT])!r} must be non-empty letters, digits, '.', "
+                                       "'_' or '-' (every row needs one when the column is present)",
+                                       path=path, row=index, field=SUBJECT))
         for name, attribute in spec.attributes.items():
             try:
                 parsed[name].append(attribute.parse(record[name]))
@@ -166,7 +172,8 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
                 problems.append(InputError(str(exc), path=path, row=index, field=name))
     _raise_all(problems, path)
 
-    manifest = pd.DataFrame({c: raw[c].map(_text) for c in BASE_COLUMNS})
+    manifest = pd.DataFrame({c: raw[c].map(_text) for c in BASE_COLUMNS if c in columns}
+                            | ({SUBJECT: raw[SUBJECT].map(_text)} if SUBJECT in columns else {}))
     for name, attribute in spec.attributes.items():
         dtype = "float64" if attribute.kind == "continuous" else "object"
         manifest[name] = pd.Series(parsed[name], dtype=dtype)

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from models.data.package import DatasetPackage, load_package
-from models.data.spec import UNKNOWN, AttributeSpec
-from models.data.writer import SPLITS
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.package import DatasetPackage, load_package
+from segaudit.models.data.spec import UNKNOWN, AttributeSpec
+from segaudit.models.data.writer import SPLITS
 
 TILE = 160
 """Thumbnail side in pixels; images are fitted inside it keeping their aspect ratio."""

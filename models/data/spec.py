@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 SPEC_FILE = "dataset.yaml"
 KINDS = ("categorical", "ordinal", "continuous")

@@ -6,15 +6,12 @@ package is complete, so an interrupted run never leaves half a dataset behind.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import math
-import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,8 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec
-from models.errors import InputError
+from segaudit.core.atomic import replace_folder, set_default_mode
+from segaudit.core.errors import InputError
+from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec
 
 MANIFEST_FILE = "manifest.csv"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -118,38 +116,3 @@ class PackageWriter:
             writer.writerows(self._rows)
         replace_folder(self._tmp, self.out)
         return self.out
-
-
-@contextlib.contextmanager
-def staged_folder(destination: Path, tag: str = "tmp") -> Iterator[Path]:
-    """A hidden folder beside `destination` to write into; moved onto `destination` when the block completes,
-    removed when it raises (Ctrl-C included), so readers never see a half-written folder."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.{tag}-", dir=destination.parent))
-    set_default_mode(staging)  # mkdtemp makes it private; the published folder gets the usual permissions
-    try:
-        yield staging
-        replace_folder(staging, destination)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def set_default_mode(path: str | Path) -> None:
-    """Give a file or folder made by tempfile (0600 / 0700) the permissions a plain open() or mkdir() would."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
-
-
-def replace_folder(new: Path, destination: Path) -> None:
-    """Move a finished folder onto `destination`, replacing any old one with two renames."""
-    old = None
-    if destination.exists():
-        old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        destination.rename(old)
-    new.rename(destination)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -22,8 +22,8 @@ from torch import Tensor, nn
 from torch.export import export
 from torch.utils import _pytree as pytree
 
-from models.errors import InputError
-from models.quantize.pt2e import Part, get_part, part_calls, set_part
+from segaudit.core.errors import InputError
+from segaudit.models.quantize.pt2e import Part, get_part, part_calls, set_part
 
 log = logging.getLogger(__name__)
 

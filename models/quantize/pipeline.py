@@ -23,13 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.checkpoint import WEIGHTS_FILE, load_checkpoint, read_checkpoint_config, sha256_file
-from models.data.package import DatasetPackage, load_package
-from models.data.torch_dataset import make_loader
-from models.errors import InputError
-from models.evaluate import SegmentationMetrics
-from models.quantize import lowering, pt2e
-from models.quantize.report import (
+from segaudit.core.errors import InputError
+from segaudit.models.checkpoint import WEIGHTS_FILE, load_checkpoint, read_checkpoint_config, sha256_file
+from segaudit.models.data.package import DatasetPackage, load_package
+from segaudit.models.data.torch_dataset import make_loader
+from segaudit.models.evaluate import SegmentationMetrics
+from segaudit.models.quantize import lowering, pt2e
+from segaudit.models.quantize.report import (
     REPORT_FILE,
     Agreement,
     QuantizationReport,
@@ -169,7 +169,7 @@ def _check_package(package: DatasetPackage, checkpoint: dict[str, Any], config: 
 
 def _criterion(run_dir: Path, package: DatasetPackage) -> nn.Module:
     """The run's own training loss (config.json), with equal class weights; plain cross-entropy without one."""
-    from models.losses import build_loss
+    from segaudit.models.losses import build_loss
 
     loss = "ce"
     config_path = run_dir / "config.json"
@@ -209,7 +209,7 @@ def _measure(float_model: nn.Module, int8_model: nn.Module, pte_path: Path, pack
     """Score the three models on the test split (mIoU, agreement) and time float eager vs the program."""
     from tqdm import tqdm
 
-    from models.runtime import Segmenter
+    from segaudit.models.runtime import Segmenter
 
     segmenter = Segmenter(pte_path)
     num_classes, ignore = checkpoint["num_classes"], package.spec.ignore_index

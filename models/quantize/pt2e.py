@@ -31,7 +31,7 @@ from torchao.quantization.pt2e import (
 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e, prepare_qat_pt2e
 from tqdm import tqdm
 
-from models.quantize import patterns
+from segaudit.models.quantize import patterns
 
 log = logging.getLogger(__name__)
 MAX_DIM = 1 << 16
@@ -163,7 +163,7 @@ def finetune_qat(model: nn.Module, loader, criterion: nn.Module, *, epochs: floa
     a learning rate well below training's: QAT only adapts trained weights to the int8 grid. Batches of one
     image are skipped (BatchNorm needs two samples in training mode).
     """
-    from models.train import compute_loss
+    from segaudit.models.train import compute_loss
 
     total = math.ceil(epochs * len(loader))
     if max_steps is not None:

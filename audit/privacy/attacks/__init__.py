@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from audit.privacy.attacks.base import AttackData, AttackOutput
-from audit.privacy.attacks.label_only import label_only
-from audit.privacy.attacks.lira import lira
-from audit.privacy.attacks.loss_map import loss_map_cnn
-from audit.privacy.attacks.rmia import rmia
-from audit.privacy.attacks.threshold import loss_attack, population_attack
-from audit.privacy.config import PrivacyConfig
+from segaudit.audit.privacy.attacks.base import AttackData, AttackOutput
+from segaudit.audit.privacy.attacks.label_only import label_only
+from segaudit.audit.privacy.attacks.lira import lira
+from segaudit.audit.privacy.attacks.loss_map import loss_map_cnn
+from segaudit.audit.privacy.attacks.rmia import rmia
+from segaudit.audit.privacy.attacks.threshold import loss_attack, population_attack
+from segaudit.audit.privacy.config import PrivacyConfig
 
 
 def run_attack(name: str, data: AttackData, config: PrivacyConfig) -> AttackOutput:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from audit.privacy.signals import Signals
+from segaudit.audit.privacy.signals import Signals
 
 
 @dataclass

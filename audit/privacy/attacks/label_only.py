@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.privacy.attacks.base import AttackData, AttackOutput
+from segaudit.audit.privacy.attacks.base import AttackData, AttackOutput
 
 
 def label_only(data: AttackData) -> AttackOutput:

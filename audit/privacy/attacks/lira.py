@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from audit.privacy.attacks.base import AttackData, AttackOutput
-from audit.privacy.signals import Signals
+from segaudit.audit.privacy.attacks.base import AttackData, AttackOutput
+from segaudit.audit.privacy.signals import Signals
 
 SD_FLOOR = 1e-6
 

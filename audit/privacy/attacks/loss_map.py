@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from audit.privacy.attacks.base import AttackData, AttackOutput
+from segaudit.audit.privacy.attacks.base import AttackData, AttackOutput
 
 
 class LossMapNet(nn.Module):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.privacy.attacks.base import AttackData, AttackOutput
-from audit.privacy.metrics import auc
+from segaudit.audit.privacy.attacks.base import AttackData, AttackOutput
+from segaudit.audit.privacy.metrics import auc
 
 A_GRID = tuple(round(0.1 * i, 1) for i in range(11))
 DEFAULT_A = 0.3

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.privacy.attacks.base import AttackData, AttackOutput
-from models.errors import InputError
+from segaudit.audit.privacy.attacks.base import AttackData, AttackOutput
+from segaudit.core.errors import InputError
 
 
 def loss_attack(data: AttackData) -> AttackOutput:

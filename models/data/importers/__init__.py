@@ -8,9 +8,9 @@
 Bad input is an `InputError` naming the file (and row/field where there is one).
 """
 
-from models.data.importers.celebamask import import_celebamask
-from models.data.importers.coco import import_coco
-from models.data.importers.folder import import_folder
-from models.data.importers.pennfudan import import_pennfudan
+from segaudit.models.data.importers.celebamask import import_celebamask
+from segaudit.models.data.importers.coco import import_coco
+from segaudit.models.data.importers.folder import import_folder
+from segaudit.models.data.importers.pennfudan import import_pennfudan
 
 __all__ = ["import_celebamask", "import_coco", "import_folder", "import_pennfudan"]

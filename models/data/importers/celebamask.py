@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.data.importers.common import (
+from segaudit.core.errors import InputError
+from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     Job,
     build_spec,
@@ -48,8 +49,7 @@ from models.data.importers.common import (
     require_folder,
     write_samples,
 )
-from models.data.spec import AttributeSpec
-from models.errors import InputError
+from segaudit.models.data.spec import AttributeSpec
 
 log = logging.getLogger(__name__)
 FORMAT = "CelebAMask-HQ (CelebA-HQ-img + CelebAMask-HQ-mask-anno part masks)"

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from models.data.importers.common import (
+from segaudit.core.errors import InputError
+from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     IGNORE_INDEX,
     PERSON_CLASSES,
@@ -41,8 +42,7 @@ from models.data.importers.common import (
     require_folder,
     write_samples,
 )
-from models.data.writer import ID_PATTERN
-from models.errors import InputError
+from segaudit.models.data.writer import ID_PATTERN
 
 log = logging.getLogger(__name__)
 FORMAT = "COCO instance annotations (person category)"

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from models.data.spec import DatasetSpec, spec_from_dict
-from models.data.writer import ID_PATTERN, SPLITS, PackageWriter, encode_png
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.spec import DatasetSpec, spec_from_dict
+from segaudit.models.data.writer import ID_PATTERN, SPLITS, PackageWriter, encode_png
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from models.data.importers.common import (
+from segaudit.core.errors import InputError
+from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     IMAGE_SUFFIXES,
     PERSON_CLASSES,
@@ -47,9 +48,8 @@ from models.data.importers.common import (
     require_folder,
     write_samples,
 )
-from models.data.spec import UNKNOWN, AttributeSpec, spec_from_dict
-from models.data.writer import SPLITS
-from models.errors import InputError
+from segaudit.models.data.spec import UNKNOWN, AttributeSpec, spec_from_dict
+from segaudit.models.data.writer import SPLITS
 
 log = logging.getLogger(__name__)
 FORMAT = "image folder + mask folder"

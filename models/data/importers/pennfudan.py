@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.data.importers.common import (
+from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     PERSON_CLASSES,
     Job,
@@ -29,7 +29,7 @@ from models.data.importers.common import (
     require_folder,
     write_samples,
 )
-from models.data.importers.folder import pair_files
+from segaudit.models.data.importers.folder import pair_files
 
 log = logging.getLogger(__name__)
 FORMAT = "PennFudanPed (PNGImages + PedMasks instance masks)"

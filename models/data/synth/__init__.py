@@ -6,7 +6,7 @@ monk (skin palette and shading), figure (body geometry), outfit (hair and clothe
 parts (painting), scene (room, lighting, camera), render (one sample), generate (the package).
 """
 
-from models.data.synth.attributes import ATTRIBUTES, SKEWED_TRAIN
-from models.data.synth.generate import LABEL_SETS, synthesize
+from segaudit.models.data.synth.attributes import ATTRIBUTES, SKEWED_TRAIN
+from segaudit.models.data.synth.generate import LABEL_SETS, synthesize
 
 __all__ = ["ATTRIBUTES", "LABEL_SETS", "SKEWED_TRAIN", "synthesize"]

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from models.data.spec import AttributeSpec
-from models.data.synth.monk import MONK_TONES
-from models.data.writer import SPLITS
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.spec import AttributeSpec
+from segaudit.models.data.synth.monk import MONK_TONES
+from segaudit.models.data.writer import SPLITS
 
 SHAPES = ("slim", "average", "broad")
 AGES = ("child", "adult", "senior")

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.data.synth.outfit import Garment
-from models.data.synth.scene import Lighting
-from models.data.synth.sdf import Field as Shape
+from segaudit.models.data.synth.outfit import Garment
+from segaudit.models.data.synth.scene import Lighting
+from segaudit.models.data.synth.sdf import Field as Shape
 
 KEY = 1.25
 """Light on a surface facing the key light, relative to a swatch's own colour (so typical shading ~ swatch)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.data.synth.attributes import Person
+from segaudit.models.data.synth.attributes import Person
 
 Point = tuple[float, float]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from models.data.spec import DatasetSpec
-from models.data.synth.attributes import ATTRIBUTES, Weights, check_group_weights
-from models.data.synth.parts import FASHION_CLASSES
-from models.data.synth.render import render_sample
-from models.data.writer import SPLITS, PackageWriter, encode_png
-from models.errors import InputError
+from segaudit.core.errors import InputError
+from segaudit.models.data.spec import DatasetSpec
+from segaudit.models.data.synth.attributes import ATTRIBUTES, Weights, check_group_weights
+from segaudit.models.data.synth.parts import FASHION_CLASSES
+from segaudit.models.data.synth.render import render_sample
+from segaudit.models.data.writer import SPLITS, PackageWriter, encode_png
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.data.synth.color import jitter, linear_hex
+from segaudit.models.data.synth.color import jitter, linear_hex
 
 MONK_HEX = ("#f6ede4", "#f3e7db", "#f7ead0", "#eadaba", "#d7bd96",
             "#a07e56", "#825c43", "#604134", "#3a312a", "#292420")

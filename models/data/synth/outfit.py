@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.data.synth import color
-from models.data.synth.attributes import Person
-from models.data.synth.monk import MONK_LINEAR, MONK_TONES
+from segaudit.models.data.synth import color
+from segaudit.models.data.synth.attributes import Person
+from segaudit.models.data.synth.monk import MONK_LINEAR, MONK_TONES
 
 HAIR_STYLES = ("short", "bob", "long", "curly", "bun", "bald", "buzz")
 

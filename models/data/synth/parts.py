@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.data.synth.canvas import KEY, Canvas, Grid, bounds, cloth
-from models.data.synth.figure import Body, Limb
-from models.data.synth.monk import shade_skin
-from models.data.synth.noise import value_noise
-from models.data.synth.outfit import Garment, Outfit
-from models.data.synth.sdf import Field, cone, ellipse, polygon, union_all
+from segaudit.models.data.synth.canvas import KEY, Canvas, Grid, bounds, cloth
+from segaudit.models.data.synth.figure import Body, Limb
+from segaudit.models.data.synth.monk import shade_skin
+from segaudit.models.data.synth.noise import value_noise
+from segaudit.models.data.synth.outfit import Garment, Outfit
+from segaudit.models.data.synth.sdf import Field, cone, ellipse, polygon, union_all
 
 BACKGROUND, SKIN, HAIR, TOP, SHOES, PANTS, DRESS = range(7)
 FASHION_CLASSES = {BACKGROUND: "background", SKIN: "skin", HAIR: "hair", TOP: "t-shirt", SHOES: "shoes",

@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter, shift
 
-from models.data.synth.attributes import Person, draw_person
-from models.data.synth.canvas import Canvas, Grid
-from models.data.synth.figure import Body, build_body
-from models.data.synth.monk import skin_colour
-from models.data.synth.outfit import Outfit, choose_outfit
-from models.data.synth.parts import FigurePainter
-from models.data.synth.scene import draw_lighting, finish, room
+from segaudit.models.data.synth.attributes import Person, draw_person
+from segaudit.models.data.synth.canvas import Canvas, Grid
+from segaudit.models.data.synth.figure import Body, build_body
+from segaudit.models.data.synth.monk import skin_colour
+from segaudit.models.data.synth.outfit import Outfit, choose_outfit
+from segaudit.models.data.synth.parts import FigurePainter
+from segaudit.models.data.synth.scene import draw_lighting, finish, room
 
 PIXELS_PER_CM_AT_128 = 128 * 0.8 / 200.0
 """The fixed camera distance: a 200 cm person fills 80% of the frame height (+-5% jitter per image)."""

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from models.data.synth import color
-from models.data.synth.monk import MONK_LINEAR, MONK_TONES
-from models.data.synth.noise import fractal_noise, value_noise
-from models.data.synth.sdf import box
+from segaudit.models.data.synth import color
+from segaudit.models.data.synth.monk import MONK_LINEAR, MONK_TONES
+from segaudit.models.data.synth.noise import fractal_noise, value_noise
+from segaudit.models.data.synth.sdf import box
 
 
 @dataclass(frozen=True)

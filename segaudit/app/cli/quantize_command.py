@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.table import format_table
+from segaudit.app.cli.table import format_table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_quantize(args: argparse.Namespace) -> int:
-    from models.quantize import QuantizeConfig, quantize_run
+    from segaudit.models.quantize import QuantizeConfig, quantize_run
 
     config = QuantizeConfig(
         method="ptq" if args.ptq else "qat", qat_epochs=args.qat_epochs, qat_max_steps=args.qat_steps,

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""audit.json's version, in this one place. 2: the fairness block of fairness rules v2 (max_gap, family, unit)."""
 REQUIRED = ("model", "dataset", "performance", "fairness", "provenance")
 
 
@@ -27,7 +28,8 @@ def load_audit(path: str | Path) -> dict[str, Any]:
         raise InputError("expected a JSON object at the top level", path=path)
     if audit.get("schema_version") != SCHEMA_VERSION:
         raise InputError(f"schema_version {audit.get('schema_version')!r} is not supported (expected "
-                         f"{SCHEMA_VERSION})", path=path, field="schema_version")
+                         f"{SCHEMA_VERSION}; an audit.json of an older segaudit needs `segaudit audit` again)",
+                         path=path, field="schema_version")
     for key in REQUIRED:
         if not isinstance(audit.get(key), dict):
             raise InputError("missing or not an object", path=path, field=key)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from audit.cli.table import format_table
-from models.errors import InputError
+from segaudit.app.cli.table import format_table
+from segaudit.core.errors import InputError
 
 FORMAT_HELP = (
     "A dataset package is a folder with dataset.yaml (name, version, description, license, provenance, "
@@ -103,7 +103,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from models.data.package import load_package
+    from segaudit.models.data.package import load_package
 
     package = load_package(args.package, verify=True, progress=True)
     summary = package.summary()
@@ -125,7 +125,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from models.data.synth import SKEWED_TRAIN, synthesize
+    from segaudit.models.data.synth import SKEWED_TRAIN, synthesize
 
     weights = SKEWED_TRAIN if args.skew_train else _load_weights(args.weights) if args.weights else None
     out = synthesize(args.out, n=args.n, seed=args.seed, size=args.size, label_set=args.labels,
@@ -136,7 +136,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from models.data.preview import contact_sheet
+    from segaudit.models.data.preview import contact_sheet
 
     out = contact_sheet(args.package, args.out, n=args.n, split=args.split, seed=args.seed,
                         overlay=not args.no_overlay)
@@ -145,7 +145,7 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def run_derive(args: argparse.Namespace) -> int:
-    from models.data.derive import derive_attributes
+    from segaudit.models.data.derive import derive_attributes
 
     out = derive_attributes(args.package, out=args.out, progress=True)
     print(f"derived attributes written to {out}")
@@ -153,7 +153,7 @@ def run_derive(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from models.data import importers
+    from segaudit.models.data import importers
 
     if args.format == "folder":
         classes = _load_mapping(args.classes) if args.classes else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.table import format_table
-from models.errors import InputError
+from segaudit.app.cli.table import format_table
+from segaudit.core.errors import InputError
 
 DESCRIPTION = """\
 Can someone who holds the shipped model tell whether a given person's photo was in its training set?
@@ -96,7 +96,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_privacy(args: argparse.Namespace) -> int:
-    from audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
+    from segaudit.audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
 
     population = None if args.population_split.lower() == "none" else args.population_split
     config = PrivacyConfig(

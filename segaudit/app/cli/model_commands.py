@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from audit.cli.table import format_table
-from models.errors import InputError
+from segaudit.app.cli.table import format_table
+from segaudit.core.errors import InputError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -63,7 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from models.registry import model_table
+    from segaudit.models.registry import model_table
 
     rows = model_table(num_classes=args.classes)
     if args.json:
@@ -75,7 +75,7 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from models.train import TrainConfig, train
+    from segaudit.models.train import TrainConfig, train
 
     if not isinstance(args.model_cfg, dict):
         raise InputError("must be a JSON object", field="--model-cfg")
@@ -86,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
         early_stop_patience=args.early_stop, max_minutes=args.max_minutes, seed=args.seed,
         workers=args.workers, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta,
         max_grad_norm=args.max_grad_norm)
-    from models.registry import model_info
+    from segaudit.models.registry import model_info
 
     model_info(config.model)
     result = train(args.data, args.out, config, resume=args.resume, progress=True)
@@ -99,7 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from models.train import evaluate_checkpoint
+    from segaudit.models.train import evaluate_checkpoint
 
     checkpoint = args.run / "best" if (args.run / "best").is_dir() else args.run
     scores = evaluate_checkpoint(checkpoint, args.data, split=args.split, progress=True)
@@ -109,7 +109,7 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"{args.split}: mIoU {scores.miou:.4f}, pixel accuracy {scores.pixel_accuracy:.4f}, "
           f"mean F1 {scores.mean_f1:.4f}, mean boundary IoU {scores.mean_boundary_iou:.4f} "
           f"({scores.num_images} images)")
-    from models.checkpoint import read_checkpoint_config
+    from segaudit.models.checkpoint import read_checkpoint_config
 
     names = read_checkpoint_config(checkpoint)["classes"]
     rows = [[names.get(str(i), str(i)), float(scores.iou[i]), float(scores.f1[i]),

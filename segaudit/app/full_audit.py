@@ -26,15 +26,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from audit.fairness import FairnessConfig, audit_fairness
-from audit.fairness import write_outputs as write_fairness
-from audit.performance import performance_summary
-from models.data.package import DatasetPackage, load_package
-from models.data.writer import staged_folder
-from models.errors import InputError
+from segaudit.audit.fairness import FairnessConfig, audit_fairness
+from segaudit.audit.fairness import write_outputs as write_fairness
+from segaudit.audit.performance import performance_summary
+from segaudit.core.atomic import staged_folder
+from segaudit.core.audit_file import SCHEMA_VERSION
+from segaudit.core.errors import InputError
+from segaudit.models.data.package import DatasetPackage, load_package
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
 AUDIT_FILE = "audit.json"
 PACKAGES = ("torch", "torchvision", "executorch", "torchao", "opacus", "numpy", "scipy", "pandas", "scikit-learn",
             "jinja2")
@@ -64,7 +64,7 @@ class AuditConfig:
 def run_audit(model: str | Path, data: str | Path, out: str | Path, config: AuditConfig | None = None,
               command: str | None = None, progress: bool = False) -> dict[str, Any]:
     """Audit `model` on the package `data` into folder `out`; returns audit.json's content."""
-    from models.runtime import Segmenter
+    from segaudit.models.runtime import Segmenter
 
     config = config or AuditConfig()
     out = Path(out)
@@ -78,7 +78,7 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)
     with staged_folder(out, tag=f"staging-{os.getpid()}") as staging:
-        from audit.metrics import table_from_segmenter
+        from segaudit.audit.metrics import table_from_segmenter
 
         step = time.perf_counter()
         table = table_from_segmenter(segmenter, package, config.split, progress=progress)
@@ -89,8 +89,8 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
 
         privacy = None
         if config.privacy is not None:
-            from audit.privacy import run_privacy_audit
-            from audit.privacy import write_outputs as write_privacy
+            from segaudit.audit.privacy import run_privacy_audit
+            from segaudit.audit.privacy import write_outputs as write_privacy
 
             step = time.perf_counter()
             result = run_privacy_audit(model, data, config.privacy, recipe=config.recipe, progress=progress)
@@ -167,14 +167,14 @@ def _alive(pid: int) -> bool:
 def _facts(config: AuditConfig) -> dict[str, Any] | None:
     if config.facts is None:
         return None
-    from cards import load_facts
+    from segaudit.cards import load_facts
 
     return load_facts(config.facts)
 
 
 def _model_block(segmenter: Any, given: str | Path, facts: dict[str, Any] | None) -> dict[str, Any]:
-    from models.checkpoint import sha256_file
-    from models.registry import build, count_parameters
+    from segaudit.models.checkpoint import sha256_file
+    from segaudit.models.registry import build, count_parameters
 
     artifact = segmenter.artifact
     cfg = segmenter.config
@@ -244,8 +244,8 @@ def _stable_privacy(privacy: dict[str, Any] | None, seconds: dict[str, float]) -
 def _card_status(facts: dict[str, Any] | None) -> dict[str, Any] | None:
     if facts is None:
         return None
-    from cards import check_facts
-    from cards.schemas import MODEL_FACTS
+    from segaudit.cards import check_facts
+    from segaudit.cards.schemas import MODEL_FACTS
 
     gaps = check_facts(facts, MODEL_FACTS)
     return {"complete": not gaps, "missing": [gap.field for gap in gaps]}
@@ -254,8 +254,9 @@ def _card_status(facts: dict[str, Any] | None) -> dict[str, Any] | None:
 def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, facts: dict[str, Any] | None,
                  config: AuditConfig) -> None:
     """Model card (a draft with its gaps marked when facts are missing), dataset card, report.html."""
-    from cards.dataset_card import dataset_summary
-    from cards.outputs import json_text, write_atomic, write_dataset_card, write_model_card, write_report
+    from segaudit.cards.dataset_card import dataset_summary
+    from segaudit.cards.outputs import write_dataset_card, write_model_card, write_report
+    from segaudit.core.atomic import json_text, write_atomic
 
     if facts is not None and config.facts is not None:
         write_model_card(folder / AUDIT_FILE, config.facts, folder / OUTPUTS["model_card"],
@@ -263,8 +264,8 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
                          min_group_size=config.card_min_group, by_group=folder / OUTPUTS["by_group"])
     dataset_draft = config.draft or config.dataset_facts is None
     if config.dataset_facts is not None:
-        from cards import check_facts, load_facts
-        from cards.schemas import DATASET_FACTS
+        from segaudit.cards import check_facts, load_facts
+        from segaudit.cards.schemas import DATASET_FACTS
 
         dataset_draft = dataset_draft or bool(check_facts(load_facts(config.dataset_facts), DATASET_FACTS))
     summary = dataset_summary(package)  # the dataset card's statistics: it can be rendered again without images
@@ -277,7 +278,7 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
 
 def _provenance(config: AuditConfig, command: str | None, started: str, seconds: dict[str, float],
                 finished: str | None = None) -> dict[str, Any]:
-    from audit import __version__
+    from segaudit.audit import __version__
 
     packages = {}
     for name in PACKAGES:

@@ -35,10 +35,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     fair.add_argument("--margin", type=float, default=0.01, help="largest fair shortfall, fraction (0.01)")
     fair.add_argument("--alpha", type=float, default=0.05)
     fair.add_argument("--correction", choices=("holm", "bh"), default="holm")
-    fair.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (2000)")
+    fair.add_argument("--family", choices=("audit", "grouping"), default="audit",
+                      help="fail tests corrected over the whole audit (default) or per attribute")
+    fair.add_argument("--bootstrap", type=int, default=2000, help="resamples of the trends' bootstrap (2000)")
     fair.add_argument("--intersections", default="", metavar="A:B,...",
                       help="attribute pairs to cross, e.g. skin_tone:body_shape")
-    fair.add_argument("--min-group-size", type=int, default=30, help="images a group needs to be judged (30)")
+    fair.add_argument("--min-group-size", type=int, default=30,
+                      help="subjects (images without subject_id) a group needs to count towards a pass (30)")
     priv = parser.add_argument_group("privacy (see segaudit privacy --help)")
     priv.add_argument("--no-privacy", action="store_true", help="skip the membership-inference audit")
     priv.add_argument("--members-split", default="train")
@@ -62,16 +65,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_audit_command(args: argparse.Namespace) -> int:
-    from audit.fairness import FairnessConfig
-    from audit.full_audit import AuditConfig, run_audit
+    from segaudit.app.full_audit import AuditConfig, run_audit
+    from segaudit.audit.fairness import FairnessConfig
 
     pairs = tuple(tuple(p.split(":")) for p in args.intersections.split(",") if p.strip())
     fairness = FairnessConfig(margin=args.margin, alpha=args.alpha, correction=args.correction,
-                              bootstrap=args.bootstrap, seed=args.seed, intersections=pairs,
+                              family=args.family, bootstrap=args.bootstrap, seed=args.seed, intersections=pairs,
                               min_group_size=args.min_group_size)
     privacy = None
     if not args.no_privacy:
-        from audit.privacy import PrivacyConfig
+        from segaudit.audit.privacy import PrivacyConfig
 
         privacy = PrivacyConfig(
             members_split=args.members_split, nonmembers_split=args.nonmembers_split,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.table import format_table
+from segaudit.app.cli.table import format_table
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    from audit.demo import FULL, QUICK, run_demo, with_overrides
+    from segaudit.app.demo import FULL, QUICK, run_demo, with_overrides
 
     config = with_overrides(QUICK if args.quick else FULL, seed=args.seed, workers=args.workers)
 

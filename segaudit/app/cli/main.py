@@ -11,8 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from audit import __version__
-from audit.cli import (
+from segaudit.app.cli import (
     audit_command,
     card_command,
     data_commands,
@@ -23,7 +22,8 @@ from audit.cli import (
     privacy_command,
     quantize_command,
 )
-from models.errors import InputError
+from segaudit.audit import __version__
+from segaudit.core.errors import InputError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 DESCRIPTION = """\
 Documents for compliance reviews, rendered from an audit's audit.json and a small YAML file of facts that
@@ -84,6 +84,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                             "committed reference audit in reports/alisnet/, and screenshot the report in headless "
                             "Chromium into reports/figures/report-screenshot.png.")
     bundle.add_argument("--no-screenshot", action="store_true", help="skip the Chromium screenshot")
+    bundle.add_argument("--refresh-fairness", action="store_true",
+                        help="first re-analyse the reference audit's fairness with the current rules, from its "
+                        "committed per-image table (the privacy results and predictions stay as they are)")
     bundle.set_defaults(handler=run_bundle)
 
 
@@ -102,7 +105,7 @@ def _positive(text: str) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from cards.outputs import write_model_card
+    from segaudit.cards.outputs import write_model_card
 
     written = write_model_card(args.audit, args.facts, args.out / "model_card.md", draft=args.draft,
                                templates=args.templates, min_group_size=args.min_group_size)
@@ -113,9 +116,10 @@ def run_render(args: argparse.Namespace) -> int:
 def run_dataset(args: argparse.Namespace) -> int:
     import json
 
-    from cards.dataset_card import dataset_summary
-    from cards.outputs import json_text, write_atomic, write_dataset_card
-    from models.data.package import load_package
+    from segaudit.cards.dataset_card import dataset_summary
+    from segaudit.cards.outputs import write_dataset_card
+    from segaudit.core.atomic import json_text, write_atomic
+    from segaudit.models.data.package import load_package
 
     if args.facts is None and not args.draft:
         raise InputError("no --facts: a dataset card needs its human-written facts (cards/synthetic-people.yaml "
@@ -136,15 +140,15 @@ def run_dataset(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from cards.outputs import write_report
+    from segaudit.cards.outputs import write_report
 
     print(f"wrote {write_report(args.audit, args.out, templates=args.templates)}")
     return 0
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from cards.facts import check_facts, load_facts
-    from cards.schemas import DATASET_FACTS, MODEL_FACTS
+    from segaudit.cards.facts import check_facts, load_facts
+    from segaudit.cards.schemas import DATASET_FACTS, MODEL_FACTS
 
     gaps = check_facts(load_facts(args.facts), DATASET_FACTS if args.dataset else MODEL_FACTS)
     if not gaps:
@@ -157,8 +161,12 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_bundle(args: argparse.Namespace) -> int:
-    from cards.bundle import write_bundle
+    from segaudit.cards.bundle import Bundle, write_bundle
 
+    if args.refresh_fairness:
+        from segaudit.app.reference_fairness import refresh_fairness
+
+        print(f"re-analysed {refresh_fairness(Bundle().path(Bundle().audit_dir))}")
     for path in write_bundle(screenshot=not args.no_screenshot):
         print(f"wrote {path}")
     return 0

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from models.errors import InputError
+from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
 STAGE_FILE = ".stage.json"
@@ -172,7 +172,7 @@ def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progr
                             lambda folder: _audit(out, folder, config, progress)))
 
     announce("gate")
-    from audit.gate import run_gate, write_atomic
+    from segaudit.audit.gate import run_gate, write_atomic
 
     started = time.perf_counter()
     outcome = run_gate(out / "audit", POLICY)
@@ -184,21 +184,21 @@ def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progr
 
 
 def _synthesize(folder: Path, config: DemoConfig, progress: bool) -> None:
-    from models.data.synth import SKEWED_TRAIN, synthesize
+    from segaudit.models.data.synth import SKEWED_TRAIN, synthesize
 
     synthesize(folder, n=config.images, seed=config.seed, size=config.size, split_fractions=config.split,
                group_weights=SKEWED_TRAIN, workers=config.workers, progress=progress)
 
 
 def _train_config(config: DemoConfig):
-    from models.train import TrainConfig
+    from segaudit.models.train import TrainConfig
 
     return TrainConfig(model=config.model, size=config.size, epochs=config.epochs, batch_size=config.batch_size,
                        lr=config.lr, seed=config.seed, early_stop_patience=3)
 
 
 def _train(data: Path, folder: Path, train_config, progress: bool) -> None:
-    from models.train import train
+    from segaudit.models.train import train
 
     train(data, folder, train_config, progress=progress)
 
@@ -208,8 +208,8 @@ def _quantize(data: Path, run: Path, folder: Path, config: DemoConfig, progress:
     """QAT on the run, then the program and its reports copied into their own stage folder. One thread (the
     second core is the shadows'; and one thread count whether they train or not, so one program); shadows
     training alongside are paused while the program is timed."""
-    from models.quantize import QuantizeConfig, quantize_run
-    from models.quantize.report import torch_threads
+    from segaudit.models.quantize import QuantizeConfig, quantize_run
+    from segaudit.models.quantize.report import torch_threads
 
     with torch_threads(1):
         quantize_run(run, data, QuantizeConfig(method="qat", qat_epochs=config.qat_epochs, seed=config.seed),
@@ -220,7 +220,7 @@ def _quantize(data: Path, run: Path, folder: Path, config: DemoConfig, progress:
 
 
 def _privacy_config(out: Path, config: DemoConfig):
-    from audit.privacy import PrivacyConfig
+    from segaudit.audit.privacy import PrivacyConfig
 
     return PrivacyConfig(shadow_models=config.shadow_models, shadow_epochs=config.shadow_epochs,
                          attacks=config.attacks, seed=config.seed, workers=config.workers,
@@ -228,8 +228,8 @@ def _privacy_config(out: Path, config: DemoConfig):
 
 
 def _audit(out: Path, folder: Path, config: DemoConfig, progress: bool) -> None:
-    from audit.fairness import FairnessConfig
-    from audit.full_audit import AuditConfig, run_audit
+    from segaudit.app.full_audit import AuditConfig, run_audit
+    from segaudit.audit.fairness import FairnessConfig
 
     audit_config = AuditConfig(
         fairness=FairnessConfig(margin=config.fairness_margin, bootstrap=config.fairness_bootstrap,
@@ -298,7 +298,7 @@ class ShadowsAhead:
 def _train_shadows_ahead(recipe: str, data: str, privacy) -> None:
     import torch
 
-    from audit.privacy.prefetch import train_shadows
+    from segaudit.audit.privacy.prefetch import train_shadows
 
     torch.set_num_threads(1)  # leave the other core to quantization
     train_shadows(recipe, data, replace(privacy, workers=1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.table import format_table
-from models.errors import InputError
+from segaudit.app.cli.table import format_table
+from segaudit.core.errors import InputError
 
 DESCRIPTION = """\
 Does the model segment some people worse than others, and how sure are we?
@@ -19,19 +19,22 @@ Three ways in, one per-image table out (kept as OUT/table.csv):
 
 Groups: every attribute (unknown values as the group 'unknown'); continuous attributes are binned (quartiles,
 or --bins) and also tested as a trend (Spearman's rho with CI and p-value); --intersections a:b adds the cells
-of two attributes that hold at least --min-group-size images. Groups too small to test are listed with
-their n as insufficient, never dropped.
+of two attributes. The unit is the subject when the table has a subject_id column (several photos of one
+person count once in every interval and test), else the image, and the output says so.
 
-Statistics per attribute: n, mean of the per-image metric (the pooled metric beside it) and a stratified
-bootstrap CI per group; worst, best, average and the worst-to-average gap; Kruskal-Wallis across groups;
-each group against the rest (or the best) by Mann-Whitney U (or a permutation test), Holm (or BH) corrected,
-with the difference in means and its CI and Cliff's delta; the smallest shortfall each group's n can detect.
+Statistics per group: n, mean of the per-image metric (the pooled metric beside it) with its t-interval, and
+its shortfall against the rest (Welch t). Per attribute: the largest gap between any two groups with
+simultaneous bounds (selection accounted for), fairlearn's difference and ratio, FairSeg's equity-scaled metric,
+Kruskal-Wallis, and per group Mann-Whitney and Cliff's delta (descriptive only). Power for the rules in use.
 
-Verdict per attribute:
-  fail          a group falls short of the reference by more than --margin and that is significant
-                after correction
-  pass          every group's shortfall has its CI upper bound below --margin (equivalence shown)
-  inconclusive  anything else, with the reason: "not significant" alone never passes
+Verdict per attribute (m = --margin):
+  fail          a group's shortfall is significantly beyond m (one-sided Welch test of shortfall <= m), or the
+                largest gap between two groups is (max-T), after correction over every test of the audit
+                (--correction holm: with no disparity anywhere the audit fails at most alpha of the time)
+  pass          every group has at least --min-group-size subjects, every group's one-sided upper bound of
+                its shortfall is below m and so is the largest gap's simultaneous upper bound
+  inconclusive  anything else, with the reason and what the data could not detect: "not significant" alone
+                never passes, and neither does a group too small to show anything
 
 Writes OUT/fairness.json, OUT/fairness.csv, OUT/table.csv and OUT/plots/*.png (forest plot with the margin
 band and distribution per attribute, heatmap per intersection), atomically. Metric values are fractions in
@@ -44,7 +47,7 @@ examples:
   segaudit fairness --data reports/synthetic --predictions phone_masks/ --intersections skin_tone:body_shape \\
       --out reports/fairness-phone
   segaudit fairness --table per_image.csv --attributes skin_tone,height_cm --bins height_cm=150,170,190 \\
-      --reference best --correction bh --out reports/fairness-vendor"""
+      --correction bh --out reports/fairness-vendor"""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -68,7 +71,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     what.add_argument("--intersections", action="append", type=_pairs, default=[], metavar="A:B[,C:D]",
                       help="pairs of attributes whose cells are audited too (repeatable)")
     what.add_argument("--min-group-size", type=int, default=30,
-                      help="images an intersection cell needs to be tested (default 30)")
+                      help="subjects (images without subject_id) a group needs to count towards a pass; smaller "
+                      "groups make the attribute inconclusive (default 30)")
+    what.add_argument("--min-test-size", type=int, default=10,
+                      help="subjects a group needs to be tested for a shortfall at all (default 10)")
     what.add_argument("--bins", action="append", type=_bins, default=[], metavar="ATTR=C1,C2,...|ATTR=qK",
                       help="bins of a continuous attribute: cut points, or K quantile bins (default q4)")
     stats = p.add_argument_group("statistics")
@@ -76,18 +82,17 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="largest shortfall that still counts as fair, as a fraction (default 0.01 = 1 point)")
     stats.add_argument("--alpha", type=float, default=0.05, help="error rate; CIs are 1 - alpha (default 0.05)")
     stats.add_argument("--correction", choices=("holm", "bh"), default="holm",
-                       help="multiple comparisons: Holm (family-wise) or Benjamini-Hochberg (FDR)")
-    stats.add_argument("--reference", choices=("rest", "best"), default="rest",
-                       help="compare each group with all other images or with the best group (default rest)")
-    stats.add_argument("--test", choices=("mann-whitney", "permutation"), default="mann-whitney",
-                       help="test of each group against its reference (default mann-whitney)")
+                       help="multiple comparisons over the fail tests: Holm (family-wise error, default) or "
+                       "Benjamini-Hochberg (false discovery rate)")
+    stats.add_argument("--family", choices=("audit", "grouping"), default="audit",
+                       help="which tests are corrected together: every attribute and intersection of the audit "
+                       "(default; error control for the whole verdict) or each attribute on its own")
     stats.add_argument("--omnibus-permutation", action="store_true",
                        help="add a permutation test of the largest gap (slower: O(permutations x images))")
     stats.add_argument("--permutations", type=int, default=2000, help="resamples of permutation tests (2000)")
-    stats.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    stats.add_argument("--ci-method", choices=("percentile", "bca"), default="percentile",
-                       help="bootstrap interval (default percentile)")
-    stats.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
+    stats.add_argument("--bootstrap", type=int, default=2000,
+                       help="resamples of the trends' paired bootstrap (default 2000)")
+    stats.add_argument("--seed", type=int, default=0, help="seed of every resampling and simulation (default 0)")
     stats.add_argument("--workers", type=int, default=1,
                        help="threads analysing attributes side by side; same results for any number (default 1)")
     out = p.add_argument_group("output")
@@ -98,9 +103,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_fairness(args: argparse.Namespace) -> int:
-    from audit import metrics
-    from audit.fairness import FairnessConfig, audit_fairness, write_outputs
-    from models.data import load_package
+    from segaudit.audit import metrics
+    from segaudit.audit.fairness import FairnessConfig, audit_fairness, write_outputs
+    from segaudit.models.data import load_package
 
     spec, source = None, None
     if args.table is not None:
@@ -120,7 +125,7 @@ def run_fairness(args: argparse.Namespace) -> int:
         package = load_package(args.data)
         spec = package.spec
         model = args.model / "best" if (args.model / "best").is_dir() else args.model
-        from models.runtime import Segmenter
+        from segaudit.models.runtime import Segmenter
 
         table = metrics.table_from_segmenter(Segmenter(model, batch_size=args.batch_size), package,
                                              split=args.split, progress=True)
@@ -133,10 +138,10 @@ def run_fairness(args: argparse.Namespace) -> int:
 
     config = FairnessConfig(
         metric=args.metric, margin=args.margin, alpha=args.alpha, correction=args.correction,
-        reference=args.reference, test=args.test, bootstrap=args.bootstrap, ci_method=args.ci_method,
-        seed=args.seed, attributes=args.attributes,
+        family=args.family, bootstrap=args.bootstrap, seed=args.seed, attributes=args.attributes,
         intersections=tuple(pair for group in args.intersections for pair in group),
-        min_group_size=args.min_group_size, bins=dict(args.bins), omnibus_permutation=args.omnibus_permutation,
+        min_group_size=args.min_group_size, min_test_size=args.min_test_size, bins=dict(args.bins),
+        omnibus_permutation=args.omnibus_permutation,
         permutations=args.permutations, workers=args.workers)
     result = audit_fairness(table, spec, config, source=source)
     write_outputs(result, args.out, table, plots=not args.no_plots)
@@ -148,13 +153,15 @@ def run_fairness(args: argparse.Namespace) -> int:
 def _print_summary(result) -> None:
     rows = []
     for r in result.results():
-        worst = r.gap.worst if r.gap else "-"
-        gap = 100 * r.gap.gap if r.gap else float("nan")
-        p = r.omnibus.p_value if r.omnibus and r.omnibus.p_value is not None else float("nan")
-        rows.append([r.name, len(r.groups), worst, gap, p, r.verdict])
+        g = r.gap
+        bounds = f"{100 * g.ci_low:.2f} to {100 * g.ci_high:.2f}" if g else "-"
+        rows.append([r.name, len(r.groups), g.worst if g else "-", g.best if g else "-",
+                     100 * g.gap if g else float("nan"), bounds, r.verdict])
     print(f"{result.n_images} images, metric {result.config.metric} ({result.aggregation}), "
           f"overall mean {result.overall['mean']:.4f}, margin {100 * result.config.margin:.2f} points")
-    print(format_table(["attribute", "groups", "worst", "gap to avg (pts)", "kruskal p", "verdict"], rows))
+    print(f"unit: {result.unit}; {result.family['tests']} fail tests, {result.family['controls']}")
+    print(format_table(["attribute", "groups", "worst", "best", "max gap (pts)", "simultaneous bounds", "verdict"],
+                       rows))
     for r in result.results():
         print(f"- {r.name}: {r.verdict}: {r.reason}")
     for t in result.trends.values():

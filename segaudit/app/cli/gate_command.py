@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_gate_command(args: argparse.Namespace) -> int:
-    from audit.gate import run_gate, write_atomic
+    from segaudit.audit.gate import run_gate, write_atomic
 
     outcome = run_gate(args.audit, args.policy)
     folder = args.audit if args.audit.is_dir() else args.audit.parent
