@@ -35,6 +35,13 @@ PTE_MAGIC = b"ET"
 PTE_SIDECAR_KEYS = {"image_size": int, "classes": dict, "num_classes": int, "batch_size": int}
 
 
+def resolve_model_path(path: Path) -> Path:
+    """A run folder (with best/) means its best checkpoint; anything else is taken as given."""
+    if path.is_dir() and (path / "best").is_dir() and not (path / "model.json").is_file():
+        return path / "best"
+    return path
+
+
 class Segmenter:
     """Batched inference through a float checkpoint or an ExecuTorch .pte program.
 
@@ -44,9 +51,10 @@ class Segmenter:
     """
 
     def __init__(self, path: str | Path, batch_size: int = 16) -> None:
+        """path: a .pte program, a checkpoint folder, or a training run folder (its best/ checkpoint)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.path = Path(path)
+        self.path = resolve_model_path(Path(path))
         self.batch_size = batch_size
         self._model: torch.nn.Module | None = None
         self._program: PteProgram | None = None

@@ -165,3 +165,12 @@ def test_a_model_that_does_not_match_the_data_is_exit_2(trained: tuple[Path, Pat
     (other / "dataset.yaml").write_text(spec.replace("1: person", "1: person\n  2: bag"))
     assert main(audit_args(other, run, tmp_path / "audit", "--no-privacy")) == 2
     assert "classes" in capsys.readouterr().err
+
+
+def test_a_run_folder_is_audited_through_its_best_checkpoint(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run = trained
+    args = audit_args(data, run, tmp_path / "audit", "--no-privacy")
+    args[args.index("--model") + 1] = str(run)  # the run folder itself, as --help promises
+    assert main(args) == 0
+    audit = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert audit["model"]["format"] == "checkpoint" and audit["model"]["name"] == "sinet"

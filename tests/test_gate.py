@@ -174,7 +174,10 @@ def test_malformed_or_unknown_policy_keys_exit_2_naming_the_key(tmp_path: Path, 
     assert "gate.toml" in err
     if field:
         assert f"field '{field}'" in err
-    assert not (audit.parent / "gate-junit.xml").exists()
+    # the CI page shows why the gate stopped: one failed 'input' testcase carrying the message
+    failure = ET.parse(audit.parent / "gate-junit.xml").getroot().find(".//testcase[@classname='gate.input']/failure")
+    assert failure is not None and "gate.toml" in failure.get("message")
+    assert "bad input" in (audit.parent / "gate-summary.md").read_text()
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -210,3 +213,42 @@ def test_the_repositorys_policy_file_is_valid() -> None:
 
     policy = load_policy(Path(__file__).resolve().parents[1] / "gate.toml")
     assert policy.fairness is not None and policy.max_risk == "low" and policy.require_complete_card
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda a: a["performance"].update(miou=True), "performance.miou"),
+    (lambda a: a["performance"].update(miou=91.6), "performance.miou"),
+    (lambda a: a.update(schema_version=2.0), "schema_version"),
+    (lambda a: a.update(schema_version="2"), "schema_version"),
+])
+def test_an_audit_json_of_the_wrong_shape_is_exit_2_never_judged(tmp_path: Path, capsys, edit, field: str) -> None:
+    audit = make_audit(tmp_path / "a", dark_shortfall=0.0)
+    data = json.loads(audit.read_text())
+    edit(data)
+    audit.write_text(json.dumps(data))
+    assert gate(audit, write_policy(tmp_path)) == 2
+    assert f"field '{field}'" in capsys.readouterr().err
+
+
+def test_an_override_for_an_attribute_the_audit_lacks_is_refused(tmp_path: Path, capsys) -> None:
+    audit = make_audit(tmp_path / "a", dark_shortfall=0.0)
+    policy = POLICY + "[fairness.attribute.skin_tnoe]\nmargin = 0.5\n"  # a typo must not weaken the gate
+    assert gate(audit, write_policy(tmp_path, policy)) == 2
+    err = capsys.readouterr().err
+    assert "'skin_tnoe', which the audit does not have" in err and "fairness.attribute.skin_tnoe" in err
+
+
+def test_a_bug_is_exit_3_with_one_line_and_the_traceback_in_a_log(tmp_path: Path, capsys, monkeypatch) -> None:
+    import segaudit.audit.gate
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(segaudit.audit.gate, "run_gate", broken)
+    audit = make_audit(tmp_path / "a", dark_shortfall=0.0)
+    assert gate(audit, write_policy(tmp_path)) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error (ZeroDivisionError: a bug)" in err
+    log = Path(err.rsplit(" ", 1)[-1])
+    assert "Traceback" in log.read_text() and "in broken" in log.read_text()
+    log.unlink()

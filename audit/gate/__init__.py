@@ -19,8 +19,8 @@ from segaudit.core.atomic import write_atomic
 from segaudit.core.audit_file import load_audit
 from segaudit.core.errors import InputError
 
-__all__ = ["GateOutcome", "GatePolicy", "RuleResult", "evaluate", "load_audit", "load_policy", "parse_policy",
-           "run_gate", "write_atomic"]
+__all__ = ["GateOutcome", "GatePolicy", "RuleResult", "bad_input_outcome", "evaluate", "load_audit", "load_policy",
+           "parse_policy", "run_gate", "write_atomic"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,9 @@ def run_gate(audit_path: str | Path, policy: str | Path | GatePolicy) -> GateOut
         raise
     model = audit["model"]
     return GateOutcome(model=f"{model['name']} {model.get('version', '')}".strip(), results=results)
+
+
+def bad_input_outcome(error: InputError) -> GateOutcome:
+    """The outcome to report when the gate could not judge at all: one failed 'input' rule with the reason."""
+    return GateOutcome(model="(unknown model: bad input)",
+                       results=[RuleResult("input", "audit and policy", False, f"bad input: {error}", {})])

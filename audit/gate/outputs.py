@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from segaudit.audit.gate.rules import RuleResult
 
-FAMILY_TITLES = {"fairness": "Fairness", "privacy": "Privacy", "performance": "Performance", "card": "Model card"}
+FAMILY_TITLES = {"input": "Input", "fairness": "Fairness", "privacy": "Privacy", "performance": "Performance",
+                 "card": "Model card"}
 
 
 def text_summary(results: Sequence[RuleResult], model: str) -> str:

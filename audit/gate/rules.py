@@ -52,6 +52,11 @@ def _fairness(audit: dict[str, Any], policy: GatePolicy, audit_dir: Path | None)
     fairness = _section(audit, "fairness")
     recorded = {**fairness.get("attributes", {}), **(fairness.get("intersections", {})
                                                      if policy.fairness_intersections else {})}
+    audited = {**fairness.get("attributes", {}), **fairness.get("intersections", {})}
+    for name in policy.fairness_overrides:
+        if name not in audited:  # a typo in an override must never weaken the gate unnoticed
+            raise InputError(f"the policy overrides the rule for {name!r}, which the audit does not have; audited: "
+                             f"{sorted(audited)}", field=f"fairness.attribute.{name}")
     wanted = list(policy.fairness_attributes) if policy.fairness_attributes is not None else list(recorded)
     if policy.fairness_attributes is not None and policy.fairness_intersections:
         wanted += [name for name in fairness.get("intersections", {}) if name not in wanted]
@@ -153,8 +158,9 @@ def _privacy(audit: dict[str, Any], max_risk: str) -> RuleResult:
 def _performance(audit: dict[str, Any], min_miou: float) -> RuleResult:
     performance = _section(audit, "performance")
     miou = performance.get("miou")
-    if not isinstance(miou, int | float):
-        raise InputError(f"must be a number, got {miou!r}", field="performance.miou")
+    if isinstance(miou, bool) or not isinstance(miou, int | float) or not 0.0 <= miou <= 1.0:
+        raise InputError(f"must be a fraction in [0, 1] (not a percent, not a boolean), got {miou!r}",
+                         field="performance.miou")
     passed = miou >= min_miou
     ci = performance.get("miou_ci")
     ci_text = f" (95% CI {100 * ci[0]:.2f} to {100 * ci[1]:.2f})" if ci else ""

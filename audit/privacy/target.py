@@ -42,12 +42,12 @@ class Target:
 
 def resolve_target(model: str | Path, recipe: str | Path | None = None) -> tuple[Target, Any]:
     """(Target, opened Segmenter) for a run folder, checkpoint folder or .pte; `recipe` overrides the search."""
-    from segaudit.models.runtime import Segmenter
+    from segaudit.models.runtime import Segmenter, resolve_model_path
 
     path = Path(model)
     if not path.exists():
         raise InputError("not found: give a run folder, a checkpoint folder or a .pte program", path=path)
-    model_path = path / "best" if path.is_dir() and (path / "best").is_dir() else path
+    model_path = resolve_model_path(path)
     segmenter = Segmenter(model_path)
     recipe_path = Path(recipe) if recipe is not None else _find_recipe(path, model_path, segmenter)
     config = read_recipe(recipe_path)

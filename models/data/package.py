@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
 from segaudit.core.errors import InputError
+from segaudit.models.data import files
 from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec, load_spec
 from segaudit.models.data.writer import ID_PATTERN, MANIFEST_FILE, SPLITS
 
@@ -54,14 +54,25 @@ class DatasetPackage:
         return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
 
     def read_image(self, row: pd.Series | dict[str, Any]) -> np.ndarray:
-        """The RGB image of a manifest row as HxWx3 uint8."""
-        with Image.open(self.root / row["image"]) as image:
-            return np.array(image.convert("RGB"))
+        """The RGB image of a manifest row as HxWx3 uint8, validated (files.py): InputError naming the file
+        and the manifest row when it is missing, truncated, not 8-bit or too large."""
+        return files.read_image(self.root / row["image"], row=self.row_number(row), sample_id=str(row["id"]))
 
     def read_mask(self, row: pd.Series | dict[str, Any]) -> np.ndarray:
-        """The mask of a manifest row as HxW uint8 class ids."""
-        with Image.open(self.root / row["mask"]) as mask:
-            return np.array(mask)
+        """The mask of a manifest row as HxW uint8 class ids, validated: single-channel, the size of its image,
+        values among the declared classes."""
+        number, sample_id = self.row_number(row), str(row["id"])
+        size = files.image_size(self.root / row["image"], row=number, sample_id=sample_id) \
+            if (self.root / row["image"]).is_file() else None
+        return files.read_mask(self.root / row["mask"], row=number, sample_id=sample_id,
+                               allowed=files.allowed_values(self.spec.classes, self.spec.ignore_index),
+                               ignore_index=self.spec.ignore_index, image_size=size)
+
+    def row_number(self, row: pd.Series | dict[str, Any]) -> int | None:
+        """The 1-based manifest row of a record (by its id), for error messages."""
+        if not hasattr(self, "_rows"):
+            self._rows = {str(i): n for n, i in enumerate(self.manifest["id"], start=1)}
+        return self._rows.get(str(row["id"]))
 
     def summary(self) -> dict[str, Any]:
         """Counts per split and per attribute value, for `segaudit data check` and the dataset card."""
@@ -184,9 +195,7 @@ def verify_files(package: DatasetPackage, progress: bool = False) -> None:
     """Open every image and mask: existence, decodability, equal sizes, mask values within the classes."""
     from tqdm import tqdm
 
-    allowed = np.zeros(256, dtype=bool)
-    allowed[list(package.spec.classes)] = True
-    allowed[package.spec.ignore_index] = True
+    allowed = files.allowed_values(package.spec.classes, package.spec.ignore_index)
     problems: list[InputError] = []
     rows = package.manifest.to_dict("records")
     for index, row in enumerate(tqdm(rows, desc="checking files", unit="img", disable=not progress), start=1):
@@ -198,38 +207,17 @@ def verify_files(package: DatasetPackage, progress: bool = False) -> None:
 
 def _verify_row(root: Path, row: dict[str, Any], index: int, allowed: np.ndarray,
                 ignore_index: int) -> Iterator[InputError]:
-    sizes: dict[str, tuple[int, int]] = {}
-    for column in ("image", "mask"):
-        file = root / row[column]
-        where = {"path": file, "row": index, "field": column}
-        if not file.is_file():
-            yield InputError(f"missing file (manifest row {index}, id {row['id']!r})", **where)
-            continue
-        try:
-            with Image.open(file) as opened:
-                opened.load()
-                if column == "image":
-                    sizes[column] = opened.size
-                    if opened.mode not in ("RGB", "RGBA", "L", "P"):
-                        yield InputError(f"unsupported image mode {opened.mode}", **where)
-                    continue
-                if opened.mode not in ("L", "P"):
-                    yield InputError(f"mask must be a single-channel PNG of class ids, got mode {opened.mode}",
-                                     **where)
-                    continue
-                sizes[column] = opened.size
-                values = np.unique(np.asarray(opened))
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            yield InputError(f"unreadable or truncated image (id {row['id']!r}): {exc}", **where)
-            continue
-        bad = values[~allowed[values]]
-        if bad.size:
-            yield InputError(f"mask values {bad.tolist()} are not declared classes (ignore_index "
-                             f"{ignore_index} aside)", **where)
-    if len(sizes) == 2 and sizes["image"] != sizes["mask"]:
-        yield InputError(f"image is {sizes['image'][0]}x{sizes['image'][1]} but mask is "
-                         f"{sizes['mask'][0]}x{sizes['mask'][1]} (id {row['id']!r})",
-                         path=root / row["mask"], row=index, field="mask")
+    image = root / row["image"]
+    try:
+        size = files.open_checked(image, column="image", row=index, sample_id=str(row["id"])).size
+    except InputError as error:
+        yield error
+        size = None
+    try:
+        files.read_mask(root / row["mask"], row=index, sample_id=str(row["id"]), allowed=allowed,
+                        ignore_index=ignore_index, image_size=size)
+    except InputError as error:
+        yield error
 
 
 def _raise_all(problems: Iterable[InputError], where: Path) -> None:

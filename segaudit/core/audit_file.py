@@ -26,7 +26,8 @@ def load_audit(path: str | Path) -> dict[str, Any]:
         raise InputError(f"not valid JSON: {exc}", path=path) from None
     if not isinstance(audit, dict):
         raise InputError("expected a JSON object at the top level", path=path)
-    if audit.get("schema_version") != SCHEMA_VERSION:
+    version = audit.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
         raise InputError(f"schema_version {audit.get('schema_version')!r} is not supported (expected "
                          f"{SCHEMA_VERSION}; an audit.json of an older segaudit needs `segaudit audit` again)",
                          path=path, field="schema_version")

@@ -124,10 +124,9 @@ def run_fairness(args: argparse.Namespace) -> int:
     elif args.model is not None:
         package = load_package(args.data)
         spec = package.spec
-        model = args.model / "best" if (args.model / "best").is_dir() else args.model
         from segaudit.models.runtime import Segmenter
 
-        table = metrics.table_from_segmenter(Segmenter(model, batch_size=args.batch_size), package,
+        table = metrics.table_from_segmenter(Segmenter(args.model, batch_size=args.batch_size), package,
                                              split=args.split, progress=True)
     elif args.predictions is not None:
         package = load_package(args.data)

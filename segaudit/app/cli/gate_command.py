@@ -32,10 +32,19 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_gate_command(args: argparse.Namespace) -> int:
-    from segaudit.audit.gate import run_gate, write_atomic
+    from segaudit.audit.gate import bad_input_outcome, run_gate, write_atomic
+    from segaudit.core.errors import InputError
 
-    outcome = run_gate(args.audit, args.policy)
     folder = args.audit if args.audit.is_dir() else args.audit.parent
+    try:
+        outcome = run_gate(args.audit, args.policy)
+    except InputError as error:
+        # a CI page should show why the gate stopped: the JUnit and Markdown say it too (when the folder exists)
+        if folder.is_dir():
+            stopped = bad_input_outcome(error)
+            write_atomic(args.junit or folder / "gate-junit.xml", stopped.junit)
+            write_atomic(args.markdown or folder / "gate-summary.md", stopped.markdown)
+        raise
     junit = write_atomic(args.junit or folder / "gate-junit.xml", outcome.junit)
     markdown = write_atomic(args.markdown or folder / "gate-summary.md", outcome.markdown)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

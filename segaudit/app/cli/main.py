@@ -1,7 +1,7 @@
 """Entry point of `segaudit`: builds the parser from each command group and maps errors to exit codes.
 
 Exit codes: 0 success, 1 gate failed, 2 bad input or usage (the message names the file, row or field),
-130 interrupted; anything else is a bug.
+3 internal error (a bug: one line on the console, the traceback in a log file), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from segaudit.app.cli import (
     audit_command,
@@ -26,6 +30,7 @@ from segaudit.audit import __version__
 from segaudit.core.errors import InputError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -34,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="segaudit",
         description="Fairness, privacy and documentation audits for human-segmentation models, "
         "with the models they audit.",
-        epilog="Every command has --help. Exit codes: 0 ok, 1 gate failed, 2 bad input or usage.",
+        epilog="Every command has --help. Exit codes: 0 ok, 1 gate failed, 2 bad input or usage, 3 internal "
+        "error (a bug; the traceback is written to a log file named on the console).",
     )
     parser.add_argument("--version", action="version", version=f"segaudit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -65,6 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("segaudit: interrupted; nothing half-written was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # a bug, not the user's input: one line here, the details in a log
+        log = write_crash_log(args.argv, error)
+        print(f"segaudit: internal error ({type(error).__name__}: {error}); this is a bug in segaudit, not in "
+              f"your input. The traceback is in {log}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def write_crash_log(argv: Sequence[str], error: BaseException) -> Path:
+    """The traceback and the command line in a new file under the temporary folder; returns its path."""
+    handle, name = tempfile.mkstemp(prefix=f"segaudit-crash-{time.strftime('%Y%m%dT%H%M%S')}-", suffix=".log")
+    with open(handle, "w", encoding="utf-8") as log:
+        log.write(f"segaudit {__version__}\ncommand: segaudit {' '.join(argv)}\n\n")
+        log.write("".join(traceback.format_exception(error)))
+    return Path(name)
 
 
 if __name__ == "__main__":

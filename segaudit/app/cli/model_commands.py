@@ -99,9 +99,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from segaudit.models.runtime import resolve_model_path
     from segaudit.models.train import evaluate_checkpoint
 
-    checkpoint = args.run / "best" if (args.run / "best").is_dir() else args.run
+    checkpoint = resolve_model_path(args.run)
     scores = evaluate_checkpoint(checkpoint, args.data, split=args.split, progress=True)
     if args.json:
         print(json.dumps(scores.to_dict(), indent=2))
