@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_yaml
 
 PLACEHOLDER = re.compile(r"^\s*$|^\s*(TODO|TBD|FIXME)\b|^\s*<[^<>]*>\s*$", re.IGNORECASE)
 STATUSES = ("Under Preparation", "Regularly Updated", "Actively Maintained", "Limited Maintenance", "Deprecated")
@@ -64,10 +63,7 @@ def load_facts(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError("missing: expected a YAML file of card facts", path=path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid YAML: {exc}", path=path) from None
+    data = load_yaml(path, what="YAML file of card facts")
     if not isinstance(data, dict):
         raise InputError(f"expected a mapping of fields at the top level, got {type(data).__name__}", path=path)
     return _dates_as_text(data)

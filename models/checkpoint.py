@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_json
 from segaudit.models.registry import build
 
 FORMAT_VERSION = 1
@@ -65,10 +66,7 @@ def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise InputError(f"not a checkpoint: {CONFIG_FILE} is missing", path=directory)
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=config_path) from None
+    config = load_json(config_path, what="checkpoint config (JSON)")
     for key, kind in (("format_version", int), ("model", str), ("num_classes", int), ("model_cfg", dict),
                       ("classes", dict), ("image_size", int), ("weights_sha256", str)):
         if not isinstance(config, dict) or not isinstance(config.get(key), kind):

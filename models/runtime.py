@@ -14,7 +14,6 @@ InputError, which the CLI turns into exit code 2.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_json
 from segaudit.models.data.torch_dataset import to_model_input
 
 log = logging.getLogger(__name__)
@@ -159,10 +159,7 @@ def read_pte_sidecar(pte: str | Path) -> dict[str, Any]:
     if not sidecar.is_file():
         raise InputError(f"the program's sidecar {sidecar.name} (classes, input size, batch size) is missing; "
                          "`segaudit quantize` writes it next to the .pte", path=sidecar)
-    try:
-        config = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=sidecar) from None
+    config = load_json(sidecar, what="program sidecar (JSON)")
     if not isinstance(config, dict):
         raise InputError("expected a JSON object", path=sidecar)
     for key, kind in PTE_SIDECAR_KEYS.items():

@@ -26,13 +26,13 @@ a value of the wrong type or out of range. A section left out sets no rule.
 from __future__ import annotations
 
 import numbers
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_toml
 
 RISK_LEVELS = ("none", "low", "medium", "high")
 CORRECTIONS = ("holm", "bh")
@@ -73,10 +73,7 @@ def load_policy(path: str | Path) -> GatePolicy:
     path = Path(path)
     if not path.is_file():
         raise InputError("not found: the gate's policy file (TOML)", path=path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid TOML: {exc}", path=path) from None
+    raw = load_toml(path, what="gate policy (TOML)")
     try:
         return parse_policy(raw)
     except InputError as error:

@@ -8,12 +8,12 @@ target: same architecture, input size, epochs, optimizer, DP settings.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_json
 from segaudit.models.checkpoint import sha256_file
 from segaudit.models.train import TrainConfig
 
@@ -89,10 +89,7 @@ def read_trained(recipe_path: Path) -> dict[str, Any]:
 
 
 def _json_object(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=path) from None
+    data = load_json(path, what=what)
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object ({what})", path=path)
     return data

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_yaml
 
 SPEC_FILE = "dataset.yaml"
 KINDS = ("categorical", "ordinal", "continuous")
@@ -110,11 +111,7 @@ def load_spec(path: str | Path) -> DatasetSpec:
     path = Path(path)
     if not path.is_file():
         raise InputError("missing: a dataset package needs a dataset.yaml at its top", path=path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid YAML: {exc}", path=path) from None
-    return spec_from_dict(data, path)
+    return spec_from_dict(load_yaml(path, what="dataset.yaml"), path)
 
 
 def spec_from_dict(data: Any, path: str | Path = SPEC_FILE) -> DatasetSpec:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_json
 
 SCHEMA_VERSION = 2
 """audit.json's version, in this one place. 2: the fairness block of fairness rules v2 (max_gap, family, unit)."""
@@ -20,10 +20,7 @@ def load_audit(path: str | Path) -> dict[str, Any]:
         path = path / "audit.json"
     if not path.is_file():
         raise InputError("missing: expected an audit.json written by `segaudit audit`", path=path)
-    try:
-        audit = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", path=path) from None
+    audit = load_json(path, what="audit.json")
     if not isinstance(audit, dict):
         raise InputError("expected a JSON object at the top level", path=path)
     version = audit.get("schema_version")

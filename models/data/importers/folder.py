@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from segaudit.core.errors import InputError
+from segaudit.core.reading import load_yaml
 from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     IMAGE_SUFFIXES,
@@ -200,10 +200,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 def load_declarations(path: Path) -> dict[str, AttributeSpec]:
     """Attribute declarations from YAML: the `attributes:` mapping of dataset.yaml, bare or under that key."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid YAML: {exc}", path=path) from None
+    data = load_yaml(path, what="YAML file of attribute declarations")
     if isinstance(data, dict) and isinstance(data.get("attributes"), dict) and "kind" not in data["attributes"]:
         data = data["attributes"]
     if not isinstance(data, dict) or not data:

@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
 from segaudit.app.cli.table import format_table
 from segaudit.core.errors import InputError
 
@@ -182,12 +180,9 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 
 def _load_mapping(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", path=path) from None
+    from segaudit.core.reading import load_yaml
+
+    data = load_yaml(path, what="YAML file of group weights")
     if not isinstance(data, dict):
         raise InputError("expected a mapping", path=path)
     return data
