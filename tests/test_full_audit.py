@@ -174,3 +174,21 @@ def test_a_run_folder_is_audited_through_its_best_checkpoint(trained: tuple[Path
     assert main(args) == 0
     audit = json.loads((tmp_path / "audit" / "audit.json").read_text())
     assert audit["model"]["format"] == "checkpoint" and audit["model"]["name"] == "sinet"
+
+
+def test_an_audit_with_the_gates_policy_is_judged_as_computed(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run = trained
+    policy = tmp_path / "gate.toml"
+    policy.write_text('[fairness]\nmargin = 0.03\nalpha = 0.1\ncorrection = "bh"\n')
+    out = tmp_path / "audit"
+    assert main(audit_args(data, run, out, "--no-privacy", "--policy", str(policy))) == 0
+    fairness = json.loads((out / "audit.json").read_text())["fairness"]
+    assert (fairness["margin"], fairness["alpha"], fairness["correction"]) == (0.03, 0.1, "bh")
+    from segaudit.audit.gate import run_gate
+
+    outcome = run_gate(out, policy)
+    assert outcome.results and not any(r.details["recomputed"] for r in outcome.results)
+    # an option on the command line overrides the policy
+    assert main(audit_args(data, run, out, "--no-privacy", "--policy", str(policy), "--margin", "0.05")) == 0
+    assert json.loads((out / "audit.json").read_text())["fairness"]["margin"] == 0.05
+    assert all(r.details["recomputed"] and "re-analysed" in r.message for r in run_gate(out, policy).results)

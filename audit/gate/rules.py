@@ -77,6 +77,10 @@ def _fairness(audit: dict[str, Any], policy: GatePolicy, audit_dir: Path | None)
                                                        recorded[name].get("max_gap"))
         passed = verdict == "pass" or (verdict == "inconclusive" and not rule.inconclusive_fails)
         note = " (inconclusive is allowed by the policy)" if verdict == "inconclusive" and passed else ""
+        if name in recomputed:
+            note += (f" [re-analysed from the audit's per-image table with the policy's margin {rule.margin:g}, "
+                     f"alpha {rule.alpha:g} and {rule.correction}, which differ from the audit's; "
+                     "`segaudit audit --policy` analyses with them in the first place]")
         results.append(RuleResult("fairness", name, passed, f"{verdict}{note}: {reason}", {
             "verdict": verdict, "margin": rule.margin, "alpha": rule.alpha, "correction": rule.correction,
             "inconclusive_fails": rule.inconclusive_fails, "recomputed": name in recomputed,

@@ -31,16 +31,21 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="human-written dataset card facts (YAML, e.g. cards/synthetic-people.yaml)")
     parser.add_argument("--split", default="test", help="split the fairness audit and performance use (test)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every bootstrap and of the shadow models")
-    fair = parser.add_argument_group("fairness (see segaudit fairness --help)")
-    fair.add_argument("--margin", type=float, default=0.01, help="largest fair shortfall, fraction (0.01)")
-    fair.add_argument("--alpha", type=float, default=0.05)
-    fair.add_argument("--correction", choices=("holm", "bh"), default="holm")
-    fair.add_argument("--family", choices=("audit", "grouping"), default="audit",
+    fair = parser.add_argument_group(
+        "fairness (see segaudit fairness --help; defaults: FairnessConfig's, or the policy's with --policy)")
+    fair.add_argument("--policy", type=Path, default=None, metavar="TOML",
+                      help="analyse with the gate policy's fairness margin, alpha and correction (its [fairness] "
+                      "table), so `segaudit gate` with the same policy judges exactly what was computed; an "
+                      "option given here overrides the policy")
+    fair.add_argument("--margin", type=float, default=None, help="largest fair shortfall, fraction (0.01)")
+    fair.add_argument("--alpha", type=float, default=None, help="error rate of the verdicts (0.05)")
+    fair.add_argument("--correction", choices=("holm", "bh"), default=None, help="holm (default) or bh")
+    fair.add_argument("--family", choices=("audit", "grouping"), default=None,
                       help="fail tests corrected over the whole audit (default) or per attribute")
-    fair.add_argument("--bootstrap", type=int, default=2000, help="resamples of the trends' bootstrap (2000)")
+    fair.add_argument("--bootstrap", type=int, default=None, help="resamples of the trends' bootstrap (2000)")
     fair.add_argument("--intersections", default="", metavar="A:B,...",
                       help="attribute pairs to cross, e.g. skin_tone:body_shape")
-    fair.add_argument("--min-group-size", type=int, default=30,
+    fair.add_argument("--min-group-size", type=int, default=None,
                       help="subjects (images without subject_id) a group needs to count towards a pass (30)")
     priv = parser.add_argument_group("privacy (see segaudit privacy --help)")
     priv.add_argument("--no-privacy", action="store_true", help="skip the membership-inference audit")
@@ -69,9 +74,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
     from segaudit.audit.fairness import FairnessConfig
 
     pairs = tuple(tuple(p.split(":")) for p in args.intersections.split(",") if p.strip())
-    fairness = FairnessConfig(margin=args.margin, alpha=args.alpha, correction=args.correction,
-                              family=args.family, bootstrap=args.bootstrap, seed=args.seed, intersections=pairs,
-                              min_group_size=args.min_group_size)
+    fairness = FairnessConfig(**fairness_settings(args), seed=args.seed, intersections=pairs)
     privacy = None
     if not args.no_privacy:
         from segaudit.audit.privacy import PrivacyConfig
@@ -88,6 +91,23 @@ def run_audit_command(args: argparse.Namespace) -> int:
     audit = run_audit(args.model, args.data, args.out, config, command=command, progress=True)
     _summary(audit, args.out)
     return 0
+
+
+def fairness_settings(args: argparse.Namespace) -> dict:
+    """One source of truth: FairnessConfig holds the defaults, a --policy file sets what it names, an option
+    given on the command line overrides both."""
+    settings: dict = {}
+    if args.policy is not None:
+        from segaudit.audit.gate import load_policy
+
+        policy = load_policy(args.policy)
+        if policy.fairness is not None:
+            settings.update(margin=policy.fairness.margin, alpha=policy.fairness.alpha,
+                            correction=policy.fairness.correction)
+    given = {"margin": args.margin, "alpha": args.alpha, "correction": args.correction, "family": args.family,
+             "bootstrap": args.bootstrap, "min_group_size": args.min_group_size}
+    settings.update({k: v for k, v in given.items() if v is not None})
+    return settings
 
 
 def _summary(audit: dict, out: Path) -> None:
