@@ -78,3 +78,32 @@ def test_every_command_reading_these_files_answers_exit_2(tiny_package: Path, tm
     (tmp_path / "gate.toml").write_text("[performance]\nmin_miou = 0.5\n")
     assert main(["gate", "--audit", str(audit), "--policy", str(tmp_path / "gate.toml")]) == 2
     assert "duplicate key 'model'" in capsys.readouterr().err
+
+
+def test_the_audit_schema_is_valid_json_schema_and_the_reference_audit_meets_it() -> None:
+    from jsonschema import Draft202012Validator
+
+    from segaudit.core.audit_file import SCHEMA_VERSION, audit_schema, load_audit, schema_errors
+
+    Draft202012Validator.check_schema(audit_schema())
+    assert audit_schema()["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    reference = load_audit(Path(__file__).resolve().parents[1] / "reports" / "alisnet")
+    assert schema_errors(reference) == []
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda a: a["fairness"]["attributes"]["skin_tone"].update(verdict="passed"),
+     "fairness.attributes.skin_tone.verdict"),
+    (lambda a: a["model"].update(sha256="not-a-digest"), "model.sha256"),
+    (lambda a: a["privacy"].update(risk_level="tiny"), "privacy.risk_level"),
+    (lambda a: a["performance"]["miou_ci"].append(0.5), "performance.miou_ci"),
+])
+def test_an_audit_json_that_breaks_the_schema_is_refused_naming_the_field(tmp_path: Path, edit, field: str) -> None:
+    from segaudit.core.audit_file import load_audit
+
+    audit = json.loads((Path(__file__).resolve().parents[1] / "reports" / "alisnet" / "audit.json").read_text())
+    edit(audit)
+    (tmp_path / "audit.json").write_text(json.dumps(audit))
+    with pytest.raises(InputError, match="does not match the audit.json schema") as info:
+        load_audit(tmp_path)
+    assert info.value.field == field

@@ -295,6 +295,13 @@ def _provenance(config: AuditConfig, command: str | None, started: str, seconds:
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
+    if path.name == AUDIT_FILE:
+        from segaudit.core.audit_file import schema_errors
+
+        errors = schema_errors(value)
+        if errors:  # our own output breaking our own contract is a bug (exit 3), never the user's input
+            raise RuntimeError(f"segaudit built an audit.json that breaks its schema at {errors[0][0] or 'the top'}: "
+                               f"{errors[0][1]}")
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 

@@ -1,12 +1,20 @@
-"""Reading audit.json (docs/audit-json.md): the only thing cards know about an audit."""
+"""The audit.json contract (docs/audit-json.md): its version, its JSON Schema (audit.schema.json, shipped in this
+package), and the one reader the cards and the gate use. The schema is checked when `segaudit audit` writes the
+file and whenever it is read, so a hand-edited or foreign audit.json (an mIoU in percent, a boolean where a
+number belongs) is refused with the field named instead of being judged."""
 
 from __future__ import annotations
 
+import functools
+import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from segaudit.core.errors import InputError
 from segaudit.core.reading import load_json
+
+SCHEMA_FILE = "audit.schema.json"
 
 SCHEMA_VERSION = 2
 """audit.json's version, in this one place. 2: the fairness block of fairness rules v2 (max_gap, family, unit)."""
@@ -31,7 +39,32 @@ def load_audit(path: str | Path) -> dict[str, Any]:
     for key in REQUIRED:
         if not isinstance(audit.get(key), dict):
             raise InputError("missing or not an object", path=path, field=key)
+    check_audit(audit, path)
     return audit
+
+
+@functools.cache
+def audit_schema() -> dict[str, Any]:
+    """The JSON Schema of audit.json (Draft 2020-12)."""
+    return json.loads(resources.files("segaudit.core").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+def schema_errors(audit: Any) -> list[tuple[str, str]]:
+    """(dotted field, message) for every place `audit` breaks the schema, in document order."""
+    from jsonschema import Draft202012Validator
+
+    errors = Draft202012Validator(audit_schema()).iter_errors(audit)
+    found = [(".".join(str(p) for p in e.absolute_path), e.message) for e in errors]
+    return sorted(found)
+
+
+def check_audit(audit: Any, path: str | Path | None = None) -> None:
+    """InputError naming the first field of `audit` that breaks the schema (and how many more do)."""
+    errors = schema_errors(audit)
+    if errors:
+        field, message = errors[0]
+        more = f" ({len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise InputError(f"does not match the audit.json schema: {message}{more}", path=path, field=field or None)
 
 
 def need(audit: dict[str, Any], dotted: str, source: str | Path | None = None) -> Any:
