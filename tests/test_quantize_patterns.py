@@ -34,7 +34,12 @@ def _pattern(scale: float) -> nn.Module:
 
 
 def test_pattern_graphs_are_cached_by_code_and_closure_and_handed_out_as_copies() -> None:
-    patterns.install()
+    with patterns.faster_pattern_matching() as patched:
+        assert patched
+        _check_the_cache()
+
+
+def _check_the_cache() -> None:
     from torchao.quantization.pt2e import utils
 
     build = utils._get_aten_graph_module_for_pattern
@@ -81,3 +86,35 @@ def test_qat_convert_still_folds_batchnorm_and_matches_the_fake_quantized_model(
     # One int8 step of the output's range is the expected disagreement between fake and real quantization.
     step = float(fake_quantized.abs().max()) / 127
     assert float((int8 - fake_quantized).abs().max()) <= 3 * step
+
+
+def _qat_convert(seed: int = 0) -> tuple[torch.fx.GraphModule, torch.Tensor]:
+    model = conv_bn_relu()
+    generator = torch.Generator().manual_seed(seed)
+    example = torch.randn(4, 3, 16, 16, generator=generator)
+    prepared = pt2e.prepare(model, pt2e.WHOLE_MODEL, example, qat=True)
+    prepared.train()
+    for _ in range(2):
+        prepared(torch.randn(8, 3, 16, 16, generator=generator))
+    converted = pt2e.convert(prepared, pt2e.WHOLE_MODEL)
+    return converted, converted(example)
+
+
+def test_the_patch_is_undone_after_the_block_and_converts_exactly_what_torchao_does(monkeypatch) -> None:
+    import torchao.quantization.pt2e.qat_utils as qat_utils
+    import torchao.quantization.pt2e.utils as utils
+
+    before = (utils._get_aten_graph_module_for_pattern, qat_utils._fold_conv_bn_qat_helper)
+    with patterns.faster_pattern_matching():
+        assert utils._get_aten_graph_module_for_pattern is not before[0]
+        with patterns.faster_pattern_matching():  # nested: patched once, undone by the outer block
+            pass
+        assert qat_utils._fold_conv_bn_qat_helper is not before[1]
+    assert (utils._get_aten_graph_module_for_pattern, qat_utils._fold_conv_bn_qat_helper) == before
+    patched_graph, patched_out = _qat_convert()
+    monkeypatch.setattr(patterns, "supported", lambda: False)  # as with another torchao release: unpatched
+    with patterns.faster_pattern_matching() as patched:
+        assert not patched and utils._get_aten_graph_module_for_pattern is before[0]
+    plain_graph, plain_out = _qat_convert()
+    assert patched_graph.code == plain_graph.code
+    assert torch.equal(patched_out, plain_out)

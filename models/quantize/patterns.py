@@ -4,7 +4,8 @@ PT2E finds conv + BatchNorm (+ ReLU, dropout) by exporting small pattern functio
 matching them against the model's graph: ``prepare_qat_pt2e`` and XNNPACK's annotator when a part is prepared,
 ``convert_pt2e`` when BatchNorm is folded (12 variants for each of conv1d, conv2d, conv_transpose1d and
 conv_transpose2d). Each export takes about half a second on a CPU, so converting ALiSNet spent about 40 s
-building pattern graphs for convolution kinds it does not have. `install()` does two things:
+building pattern graphs for convolution kinds it does not have. Inside `with faster_pattern_matching():`
+(prepare and convert use it) two things change, and everything is restored when the block ends:
 
 - the conv + BN fuse and fold helpers skip a convolution kind the graph has no node of (its patterns cannot
   match; the graph clean-up the helper also does is still done by the call for a kind that is present);
@@ -12,17 +13,23 @@ building pattern graphs for convolution kinds it does not have. `install()` does
   inputs' shapes and dtypes and the other arguments, and hands out deep copies, so a caller that edits its
   pattern cannot change the next caller's. Patterns the key cannot describe (closures over tensors, say) are
   built as before. This saves little in one quantization and a lot in a process that quantizes several
-  models (the tests, the benchmarks).
+  models (the tests, the benchmarks); the cache outlives the block.
+
+Both replace private torchao functions, so they are applied only to the torchao release they were written and
+tested against (`TESTED_TORCHAO`); with any other release the block changes nothing and logs why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import importlib
+import importlib.metadata
 import logging
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -38,7 +45,11 @@ _IMPORTERS = (
     "executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils",
 )
 _NAME = "_get_aten_graph_module_for_pattern"
+TESTED_TORCHAO = "0.18."
 _lock = threading.Lock()
+_install_lock = threading.RLock()
+_depth = 0
+_originals: list[tuple[Any, str, Any]] = []
 _cache: dict[Any, torch.fx.GraphModule] = {}
 _stats = {"hits": 0, "misses": 0, "uncached": 0, "skipped": 0}
 
@@ -142,21 +153,62 @@ def _skipping_absent_kinds(helper: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def install() -> None:
-    """Put the skipping helpers and the caching builder in place (idempotent; imports the modules)."""
-    import importlib
+def supported() -> bool:
+    """Whether the installed torchao is the release these patches were written for."""
+    try:
+        return importlib.metadata.version("torchao").startswith(TESTED_TORCHAO)
+    except importlib.metadata.PackageNotFoundError:
+        return False
 
+
+@contextlib.contextmanager
+def faster_pattern_matching() -> Iterator[bool]:
+    """Within the block, torchao skips absent conv kinds and caches its pattern graphs; afterwards every replaced
+    function is back. Re-entrant (nested blocks patch once). Yields whether the patches are in place."""
+    global _depth
+    with _install_lock:
+        if _depth == 0:
+            if supported():
+                _patch()
+            else:
+                log.info("torchao %s is not the tested %sx: PT2E pattern matching runs unpatched",
+                         _torchao_version(), TESTED_TORCHAO)
+        _depth += 1
+    try:
+        yield bool(_originals)
+    finally:
+        with _install_lock:
+            _depth -= 1
+            if _depth == 0:
+                _restore()
+
+
+def _torchao_version() -> str:
+    try:
+        return importlib.metadata.version("torchao")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _patch() -> None:
     for name in _IMPORTERS:
         module = importlib.import_module(name)
         current = getattr(module, _NAME, None)
-        if current is None or hasattr(current, "__segaudit_cached__"):
-            continue
-        setattr(module, _NAME, _cached(current))
+        if current is not None and not hasattr(current, "__segaudit_cached__"):
+            _originals.append((module, _NAME, current))
+            setattr(module, _NAME, _cached(current))
     qat_utils = importlib.import_module("torchao.quantization.pt2e.qat_utils")
     for name in _CONV_HELPERS:
         helper = getattr(qat_utils, name, None)
         if helper is not None and not hasattr(helper, "__segaudit_wrapped__"):
+            _originals.append((qat_utils, name, helper))
             setattr(qat_utils, name, _skipping_absent_kinds(helper))
+
+
+def _restore() -> None:
+    while _originals:
+        module, name, original = _originals.pop()
+        setattr(module, name, original)
 
 
 def stats() -> dict[str, int]:

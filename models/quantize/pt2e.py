@@ -97,7 +97,11 @@ def prepare(model: nn.Module, parts: tuple[Part, ...], example: Tensor, qat: boo
     QAT captures the training-mode graph (batch-statistics BatchNorm, folded into the convolutions with
     simulated quantization); PTQ captures the eval-mode graph. Each part's `dynamic_dims` stay dynamic.
     """
-    patterns.install()
+    with patterns.faster_pattern_matching():
+        return _prepare(model, parts, example, qat)
+
+
+def _prepare(model: nn.Module, parts: tuple[Part, ...], example: Tensor, qat: bool) -> nn.Module:
     model = copy.deepcopy(model)
     # Two samples: export specialises a batch of one to a constant, and train-mode BatchNorm needs two.
     example = example[:1].expand(2, *example.shape[1:]).contiguous()
@@ -122,7 +126,11 @@ def prepare(model: nn.Module, parts: tuple[Part, ...], example: Tensor, qat: boo
 
 def convert(prepared_model: nn.Module, parts: tuple[Part, ...]) -> nn.Module:
     """Freeze observers/fake-quantizers into quantize/dequantize ops: the Python int8 reference model."""
-    patterns.install()
+    with patterns.faster_pattern_matching():
+        return _convert(prepared_model, parts)
+
+
+def _convert(prepared_model: nn.Module, parts: tuple[Part, ...]) -> nn.Module:
     model = prepared_model
     for part in parts:
         graph = get_part(model, part.name)
