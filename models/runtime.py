@@ -37,7 +37,7 @@ PTE_SIDECAR_KEYS = {"image_size": int, "classes": dict, "num_classes": int, "bat
 
 def resolve_model_path(path: Path) -> Path:
     """A run folder (with best/) means its best checkpoint; anything else is taken as given."""
-    if path.is_dir() and (path / "best").is_dir() and not (path / "model.json").is_file():
+    if path.is_dir() and (path / "best").is_dir():
         return path / "best"
     return path
 
