@@ -74,6 +74,9 @@ def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
     if config["format_version"] > FORMAT_VERSION:
         raise InputError(f"format version {config['format_version']} is newer than this segaudit reads "
                          f"({FORMAT_VERSION})", path=config_path, field="format_version")
+    from segaudit.models.model_config import check_model_config
+
+    check_model_config(config, config_path)
     return config
 
 

@@ -165,6 +165,9 @@ def read_pte_sidecar(pte: str | Path) -> dict[str, Any]:
     for key, kind in PTE_SIDECAR_KEYS.items():
         if not isinstance(config.get(key), kind) or isinstance(config.get(key), bool):
             raise InputError(f"missing or not a {kind.__name__}", path=sidecar, field=key)
+    from segaudit.models.model_config import check_model_config
+
+    check_model_config(config, sidecar)
     return config
 
 

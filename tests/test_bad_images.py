@@ -87,3 +87,26 @@ def test_every_reading_command_names_the_bad_file_and_row(clean: tuple[Path, Pat
     assert message in err and f"img-000.png: row 1: field '{column}'" in err
     assert "Traceback" not in err
     assert not (tmp_path / "fairness").exists() and not (tmp_path / "sheet.png").exists()
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda c: c.update(image_size=0), "image_size"),
+    (lambda c: c.update(image_size=True), "image_size"),
+    (lambda c: c.update(classes={"0": "background", "one": "person"}), "classes"),
+    (lambda c: c.update(classes={"0": "background", "2": "person"}), "classes"),
+    (lambda c: c.update(classes={"0": "background", "1": ""}), "classes.1"),
+    (lambda c: c.update(num_classes=3), "classes"),
+])
+def test_a_checkpoint_config_with_impossible_input_or_classes_is_exit_2(clean: tuple[Path, Path], tmp_path: Path,
+                                                                        capsys, edit, field: str) -> None:
+    import json
+
+    package, checkpoint = clean
+    broken = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, broken)
+    config = json.loads((broken / "model.json").read_text())
+    edit(config)
+    (broken / "model.json").write_text(json.dumps(config))
+    assert main(["eval", "--run", str(broken), "--data", str(package)]) == 2
+    err = capsys.readouterr().err
+    assert f"model.json: field '{field}'" in err and "Traceback" not in err
