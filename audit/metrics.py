@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +33,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from segaudit.core.atomic import set_default_mode
+from segaudit.core.atomic import atomic_file
 from segaudit.core.errors import InputError
 from segaudit.models.data import UNKNOWN, DatasetPackage, load_package
 
@@ -423,17 +421,9 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise InputError(f"unsupported table format {suffix!r}; use .csv or .parquet", path=path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_file(path) as tmp:
         if suffix == ".csv":
-            _write_csv(table, tmp)
+            _write_csv(table, str(tmp))
         else:
             table.to_parquet(tmp, index=False)
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

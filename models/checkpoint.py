@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -171,9 +170,7 @@ def _checkpoint_dir(path: str | Path) -> Path:
 
 
 def _atomic(destination: Path, write: Any) -> None:
-    tmp = destination.with_name(f".{destination.name}.tmp-{os.getpid()}")
-    try:
+    from segaudit.core.atomic import atomic_file
+
+    with atomic_file(destination) as tmp:
         write(tmp)
-        os.replace(tmp, destination)
-    finally:
-        tmp.unlink(missing_ok=True)

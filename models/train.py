@@ -349,7 +349,10 @@ def plot_learning_curve(run_dir: Path) -> Path | None:
     miou_axis.set_ylabel("validation mIoU", color="tab:blue")
     fig.suptitle(f"{run_dir.name}: learning curve")
     fig.tight_layout()
+    from segaudit.core.atomic import atomic_file
+
     out = run_dir / "learning_curve.png"
-    fig.savefig(out)
+    with atomic_file(out) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
     return out

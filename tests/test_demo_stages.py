@@ -58,3 +58,13 @@ def test_a_corrupt_marker_means_redo(tmp_path: Path) -> None:
 def test_overrides_change_only_what_is_given() -> None:
     config = with_overrides(QUICK, seed=3, workers=None)
     assert config.seed == 3 and config.workers == QUICK.workers and config.images == QUICK.images
+
+
+def test_the_demo_finds_the_repositorys_gate_policy_and_card_facts() -> None:
+    from segaudit.app import demo
+
+    assert demo.POLICY.is_file() and demo.POLICY.name == "gate.toml"
+    assert demo.FACTS.is_file() and demo.DATASET_FACTS.is_file()
+    from segaudit.audit.gate import load_policy
+
+    assert load_policy(demo.POLICY).fairness is not None

@@ -77,9 +77,11 @@ def contact_sheet(package_dir: str | Path, out: str | Path, n: int = 32, split: 
         for j, line in enumerate(lines):
             colour = (30, 30, 30) if j < CAPTION_LINES - 1 else (120, 120, 120)
             draw.text((left, top + TILE + 1 + j * LINE), line, fill=colour, font=font)
+    from segaudit.core.atomic import atomic_file
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, format="PNG")
+    with atomic_file(out) as tmp:  # a full disk or a kill never leaves a truncated sheet
+        sheet.save(tmp, format="PNG")
     return out
 
 

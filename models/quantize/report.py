@@ -9,7 +9,6 @@ that lowering changed nothing but rounding), and median single-image CPU latency
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -172,12 +171,9 @@ def package_versions() -> dict[str, str]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from segaudit.core.atomic import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
 def _finite(value: Any) -> Any:

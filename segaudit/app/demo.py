@@ -32,7 +32,7 @@ from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
 STAGE_FILE = ".stage.json"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # segaudit/app/demo.py -> the repository
 FACTS = REPO / "cards" / "alisnet.yaml"
 DATASET_FACTS = REPO / "cards" / "synthetic-people.yaml"
 POLICY = REPO / "gate.toml"

@@ -12,20 +12,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from segaudit.core.errors import InputError
 
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to; when the block completes it is flushed to disk (fsync) and
+    renamed onto `path` with the usual permissions, when it raises it is removed. A full disk or a kill never
+    leaves a truncated `path`: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.exists() and not path.is_file():
+        raise InputError("exists and is not a regular file; refusing to replace it", path=path)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+        yield tmp
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
         set_default_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror or exc}", path=path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write `data` (text as UTF-8) to `path` atomically (see `atomic_file`)."""
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return path
 
 
