@@ -260,7 +260,7 @@ def test_derive_in_place_is_idempotent_and_leaves_no_temporaries(tmp_path: Path)
     first = snapshot(package)
     derive_attributes(package)
     assert snapshot(package) == first
-    assert set(first) == {"dataset.yaml", "manifest.csv", *images}
+    assert set(first) == {"dataset.yaml", "manifest.csv", ".segaudit-package", *images}
     assert {k: first[k] for k in images} == images
     header = (package / "manifest.csv").read_text().splitlines()[0].split(",")
     assert header == ["id", "image", "mask", "split", "age_group", *DERIVED_ATTRIBUTES]

@@ -224,3 +224,18 @@ def test_an_optional_subject_column_is_kept_and_carried_into_the_per_image_table
     frame.to_csv(manifest, index=False)
     assert main(["data", "check", str(tiny_package)]) == 2
     assert "row 4: field 'subject_id': subject '' must be non-empty" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_a_package_but_never_a_folder_of_other_files(tmp_path: Path, capsys) -> None:
+    mine = tmp_path / "my-documents"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    code = main(["data", "synth", "--out", str(mine), "--n", "6", "--size", "64", "--overwrite"])
+    assert code == 2 and "never deletes other files" in capsys.readouterr().err
+    assert (mine / "thesis.tex").read_text() == "years of work" and len(list(mine.iterdir())) == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+    package = tmp_path / "people"
+    assert main(["data", "synth", "--out", str(package), "--n", "6", "--size", "64"]) == 0
+    assert (package / ".segaudit-package").is_file()
+    assert main(["data", "synth", "--out", str(package), "--n", "9", "--size", "64", "--overwrite"]) == 0
+    assert len(load_package(package).manifest) == 9

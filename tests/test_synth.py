@@ -32,7 +32,7 @@ def test_same_arguments_give_byte_identical_files_across_runs_and_worker_counts(
     again = synthesize(tmp_path / "b", n=12, seed=7, size=64, workers=1)
     parallel = synthesize(tmp_path / "c", n=12, seed=7, size=64, workers=2)
     files = _files(first)
-    assert len(files) == 2 + 2 * 12
+    assert len(files) == 3 + 2 * 12  # dataset.yaml, manifest.csv, the segaudit marker, 12 images + 12 masks
     assert files == _files(again)
     assert files == _files(parallel)
 

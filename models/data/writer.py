@@ -46,6 +46,16 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
+MARKER_FILE = ".segaudit-package"
+"""Written into every package folder segaudit makes: the sign that --overwrite may replace the folder."""
+
+
+def is_package_folder(folder: Path) -> bool:
+    """A folder segaudit may replace: it carries the marker, or is a package of the documented format."""
+    manifests = (folder / MANIFEST_FILE, folder / "manifest.parquet")
+    return (folder / MARKER_FILE).is_file() or ((folder / SPEC_FILE).is_file() and any(m.is_file() for m in manifests))
+
+
 class PackageWriter:
     """Collects samples and writes `dataset.yaml`, `manifest.csv`, `images/`, `masks/` in one atomic move.
 
@@ -58,8 +68,13 @@ class PackageWriter:
         self.overwrite = overwrite
         if self.out.exists() and not self.out.is_dir():
             raise InputError("exists and is not a folder", path=self.out)
-        if self.out.exists() and any(self.out.iterdir()) and not overwrite:
-            raise InputError("already exists and is not empty (pass --overwrite to replace it)", path=self.out)
+        if self.out.exists() and any(self.out.iterdir()):
+            if not overwrite:
+                raise InputError("already exists and is not empty (pass --overwrite to replace it)", path=self.out)
+            if not is_package_folder(self.out):
+                raise InputError("holds files that are not a dataset package written by segaudit (no "
+                                 f"{MARKER_FILE}, no {SPEC_FILE} + {MANIFEST_FILE}); --overwrite replaces only a "
+                                 "package, it never deletes other files", path=self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
         set_default_mode(self._tmp)
@@ -109,6 +124,8 @@ class PackageWriter:
     def close(self) -> Path:
         """Write the spec and manifest and move the finished package into place."""
         (self._tmp / SPEC_FILE).write_text(self.spec.to_yaml(), encoding="utf-8")
+        (self._tmp / MARKER_FILE).write_text("written by segaudit; --overwrite may replace this folder\n",
+                                             encoding="utf-8")
         columns = ["id", "image", "mask", "split", *self.spec.attributes]
         with open(self._tmp / MANIFEST_FILE, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
