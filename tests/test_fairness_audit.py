@@ -14,6 +14,7 @@ from scipy import stats
 from segaudit.audit.fairness import FairnessConfig, audit_fairness, fairness_json
 from segaudit.core.errors import InputError
 from segaudit.models.data import AttributeSpec
+from tests.test_stats_corrections import _holm_by_definition
 
 B = 300  # bootstrap resamples in these tests: enough for the verdict logic, fast
 
@@ -35,19 +36,6 @@ def config(**kwargs) -> FairnessConfig:
     return FairnessConfig(**{"bootstrap": B, **kwargs})
 
 
-def holm_by_hand(p: list[float]) -> np.ndarray:
-    """Holm's adjusted p-values, written out from the definition (not the code under test)."""
-    p = np.asarray(p)
-    m = p.size
-    order = np.argsort(p)
-    out = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        out[i] = running
-    return out
-
-
 def test_without_skew_correction_every_test_and_interval_equals_scipy_welch() -> None:
     table = make_table({"a": (60, 0.90), "b": (50, 0.88), "c": (40, 0.91)})
     r = audit_fairness(table, None, config(skew_correction="none", min_group_size=30)).attributes["tone"]
@@ -66,8 +54,9 @@ def test_without_skew_correction_every_test_and_interval_equals_scipy_welch() ->
         assert c.rank_p_value == pytest.approx(stats.mannwhitneyu(x[c.group], rest).pvalue, rel=1e-10)
         pairs = np.sign(x[c.group][:, None] - rest[None, :])
         assert c.effect_size == pytest.approx(pairs.mean(), abs=1e-12)  # Cliff's delta by brute force
-    raw = [c.p_value for c in r.comparisons] + [r.gap.p_value]
-    assert [c.p_adjusted for c in r.comparisons] + [r.gap.p_adjusted] == pytest.approx(holm_by_hand(raw).tolist())
+    raw = np.array([c.p_value for c in r.comparisons] + [r.gap.p_value])
+    expected = _holm_by_definition(raw).tolist()
+    assert [c.p_adjusted for c in r.comparisons] + [r.gap.p_adjusted] == pytest.approx(expected)
     for g in r.groups:
         low, high = stats.t.interval(0.95, g.n - 1, loc=x[g.group].mean(), scale=stats.sem(x[g.group]))
         assert g.mean == pytest.approx(x[g.group].mean()) and (g.ci_low, g.ci_high) == pytest.approx((low, high))
