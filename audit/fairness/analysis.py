@@ -55,9 +55,9 @@ def analyse_grouping(values: np.ndarray, grouping: Grouping, config: FairnessCon
     labels = grouping.labels
     n_groups = len(labels)
     codes = grouping.codes
-    counts = clustered_means(values, codes, n_groups, subjects)
-    tested = counts.clusters >= max(2, min(config.min_test_size, grouping.min_size))
-    cm = clustered_means(values, codes, n_groups, subjects, take_part=tested)  # the rests: the tested groups
+    min_tested = max(2, min(config.min_test_size, grouping.min_size))
+    cm = clustered_means(values, codes, n_groups, subjects, min_clusters=min_tested)  # the rests: tested groups
+    tested = cm.clusters >= min_tested
     enough = cm.clusters >= grouping.min_size
     tested_idx = np.flatnonzero(tested)
     gap_seed, omnibus_seed = grouping_seed(config.seed, grouping.name).spawn(2)

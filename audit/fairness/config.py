@@ -93,6 +93,17 @@ class FairnessConfig:
         object.__setattr__(self, "intersections", tuple(pairs))
         object.__setattr__(self, "bins", {str(k): _bins(v, str(k)) for k, v in dict(self.bins).items()})
 
+    @classmethod
+    def from_recorded(cls, recorded: Mapping[str, Any], **overrides: Any) -> FairnessConfig:
+        """The settings a fairness.json (or audit.json's fairness block) was computed with, `overrides` on top:
+        what the gate and the reference re-analysis rebuild. Recorded keys that are results, not settings, are
+        left out; `family` is recorded as {'scope': ...}."""
+        names = set(cls.__dataclass_fields__) - {"attributes", "intersections", "workers"}
+        settings = {k: recorded[k] for k in names if k in recorded}
+        if isinstance(settings.get("family"), Mapping):
+            settings["family"] = settings["family"].get("scope", "audit")
+        return cls(**{**settings, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         """The settings as they appear in fairness.json."""
         return {"metric": self.metric, "alpha": self.alpha, "margin": self.margin, "correction": self.correction,

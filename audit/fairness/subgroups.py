@@ -55,6 +55,15 @@ class Grouping:
         return np.bincount(self.codes, minlength=len(self.labels))
 
 
+def recorded_attribute_specs(audit: Mapping[str, Any]) -> dict[str, AttributeSpec]:
+    """The attribute declarations an audit.json records in its dataset block (for re-analysing its table)."""
+    return {name: AttributeSpec(name=name, kind=spec["kind"], sensitive=bool(spec.get("sensitive", False)),
+                                source=spec.get("source", "annotated"),
+                                values=tuple(spec["values"]) if spec.get("values") else None,
+                                unit=spec.get("unit"), range=tuple(spec["range"]) if spec.get("range") else None)
+            for name, spec in audit.get("dataset", {}).get("attributes", {}).items()}
+
+
 def available_attributes(table: pd.DataFrame, source: AttributeSource) -> dict[str, AttributeSpec]:
     """Every attribute that `source` declares or, without declarations, the table's attribute columns."""
     if isinstance(source, DatasetSpec):

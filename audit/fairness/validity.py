@@ -63,8 +63,7 @@ def simulate_table(rng: np.random.Generator, attributes: Sequence[Attribute], *,
     for a in attributes:
         # assign whole subjects to groups: each group gets sizes[g] images (a multiple of photos_per_subject)
         per_subject = np.repeat(np.arange(len(a.sizes)), np.asarray(a.sizes) // photos_per_subject)
-        codes = rng.permutation(per_subject)[subjects] if photos_per_subject > 1 else rng.permutation(
-            np.repeat(np.arange(len(a.sizes)), a.sizes))
+        codes = rng.permutation(per_subject)[subjects]
         columns[a.name] = np.asarray(a.labels, dtype=object)[codes]
         if a.shifts is not None:
             mean += np.asarray(a.shifts)[codes]

@@ -98,31 +98,23 @@ def _reanalyse(audit: dict[str, Any], fairness: dict[str, Any], groupings: dict[
     if not groupings:
         return {}
     from segaudit.audit.fairness import FairnessConfig, audit_fairness
+    from segaudit.audit.fairness.subgroups import recorded_attribute_specs
     from segaudit.audit.metrics import read_table
-    from segaudit.models.data.spec import AttributeSpec
 
     table_path = _table_path(audit, audit_dir)
     table = read_table(table_path)
-    specs = {name: AttributeSpec(name=name, kind=spec["kind"], sensitive=bool(spec.get("sensitive", False)),
-                                 source=spec.get("source", "annotated"),
-                                 values=tuple(spec["values"]) if spec.get("values") else None,
-                                 unit=spec.get("unit"), range=tuple(spec["range"]) if spec.get("range") else None)
-             for name, spec in audit.get("dataset", {}).get("attributes", {}).items()}
+    specs = recorded_attribute_specs(audit)
     by_rule: dict[FairnessRule, list[str]] = {}
     for name in groupings:
         by_rule.setdefault(policy.fairness_rule(name), []).append(name)
-    settings = {k: fairness[k] for k in ("metric", "reference", "bootstrap", "seed", "subject_column",
-                                         "skew_correction", "min_group_size", "min_test_size", "power",
-                                         "quantiles", "bins") if k in fairness}
-    if isinstance(fairness.get("family"), dict) and fairness["family"].get("scope"):
-        settings["family"] = fairness["family"]["scope"]
     out = {}
     for rule, names in by_rule.items():
         attributes = tuple(n for n in names if groupings[n]["scope"] == "attribute")
         pairs = tuple(tuple(groupings[n]["attributes"]) for n in names if groupings[n]["scope"] != "attribute")
         needed = set(attributes) | {a for pair in pairs for a in pair}
-        config = FairnessConfig(**settings, margin=rule.margin, alpha=rule.alpha, correction=rule.correction,
-                                attributes=attributes, intersections=pairs)
+        config = FairnessConfig.from_recorded(fairness, margin=rule.margin, alpha=rule.alpha,
+                                              correction=rule.correction, attributes=attributes,
+                                              intersections=pairs)
         source = specs if needed <= set(specs) else sorted(needed)
         result = audit_fairness(table, source, config, source=table_path)
         for grouping in result.results():

@@ -56,12 +56,12 @@ class ClusteredMeans:
 
 
 def clustered_means(values: np.ndarray, codes: np.ndarray, n_groups: int, clusters: np.ndarray | None = None,
-                    take_part: np.ndarray | None = None) -> ClusteredMeans:
+                    take_part: np.ndarray | None = None, min_clusters: int = 2) -> ClusteredMeans:
     """Means and variances of means for every group and its rest.
 
     values [n] finite; codes [n] group index in 0..n_groups-1; clusters [n] integer cluster id per image (None:
-    every image its own); take_part [n_groups] bool: which groups form the rests (default: every group with two
-    or more clusters). Undefined figures (a group of one cluster) are NaN.
+    every image its own); take_part [n_groups] bool: which groups form the rests (default: every group with at
+    least `min_clusters` clusters). Undefined figures (a group of one cluster) are NaN.
     """
     x = np.asarray(values, dtype=np.float64)
     codes = np.asarray(codes, dtype=np.int64)
@@ -95,7 +95,7 @@ def clustered_means(values: np.ndarray, codes: np.ndarray, n_groups: int, cluste
         else:
             var_mean = _sandwich(uu, uc, cc, mean_c, n, k)
 
-        part = (k >= 2) if take_part is None else np.asarray(take_part, dtype=bool)
+        part = (k >= min_clusters) if take_part is None else np.asarray(take_part, dtype=bool)
         rest_n = n[part].sum() - np.where(part, n, 0.0)
         rest_k = k[part].sum() - np.where(part, k, 0.0)
         rest_total = total[part].sum() - np.where(part, total, 0.0)

@@ -16,14 +16,11 @@ from typing import Any
 
 from segaudit.audit.fairness import FairnessConfig, audit_fairness
 from segaudit.audit.fairness import write_outputs as write_fairness
+from segaudit.audit.fairness.subgroups import recorded_attribute_specs
 from segaudit.audit.metrics import read_table
 from segaudit.core.atomic import json_text, write_atomic
 from segaudit.core.audit_file import SCHEMA_VERSION
 from segaudit.core.errors import InputError
-from segaudit.models.data.spec import AttributeSpec
-
-SETTINGS = ("metric", "alpha", "margin", "correction", "seed", "min_group_size", "min_test_size", "power",
-            "quantiles", "bins", "bootstrap", "trend_ci", "skew_correction", "subject_column")
 
 
 def refresh_fairness(audit_dir: Path) -> Path:
@@ -37,13 +34,8 @@ def refresh_fairness(audit_dir: Path) -> Path:
     table = read_table(table_path)
     old = audit["fairness"]
     intersections = tuple(tuple(g["attributes"]) for g in old.get("intersections", {}).values())
-    settings = {k: old[k] for k in SETTINGS if k in old}
-    config = FairnessConfig(**settings, attributes=tuple(old["attributes"]), intersections=intersections)
-    specs = {name: AttributeSpec(name=name, kind=s["kind"], sensitive=bool(s.get("sensitive", False)),
-                                 source=s.get("source", "annotated"),
-                                 values=tuple(s["values"]) if s.get("values") else None, unit=s.get("unit"),
-                                 range=tuple(s["range"]) if s.get("range") else None)
-             for name, s in audit["dataset"]["attributes"].items()}
+    config = FairnessConfig.from_recorded(old, attributes=tuple(old["attributes"]), intersections=intersections)
+    specs = recorded_attribute_specs(audit)
     result = audit_fairness(table, specs, config, source=table_path)
     write_fairness(result, table_path.parent, table)
     audit["fairness"] = result.to_dict()
