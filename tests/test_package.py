@@ -239,3 +239,21 @@ def test_overwrite_replaces_a_package_but_never_a_folder_of_other_files(tmp_path
     assert (package / ".segaudit-package").is_file()
     assert main(["data", "synth", "--out", str(package), "--n", "9", "--size", "64", "--overwrite"]) == 0
     assert len(load_package(package).manifest) == 9
+
+
+def test_a_single_file_output_never_replaces_a_folder_or_a_device(tmp_path: Path) -> None:
+    from segaudit.core.atomic import write_atomic
+
+    (tmp_path / "sheet.png").mkdir()
+    with pytest.raises(InputError, match="not a regular file") as info:
+        write_atomic(tmp_path / "sheet.png", b"png")
+    assert info.value.path == tmp_path / "sheet.png" and (tmp_path / "sheet.png").is_dir()
+    with pytest.raises(InputError, match="not a regular file"):
+        write_atomic("/dev/null", "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.png"]  # no temporary file left behind
+
+
+def test_preview_into_a_folder_path_is_exit_2(tiny_package: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "sheet.png").mkdir()
+    assert main(["data", "preview", str(tiny_package), "--out", str(tmp_path / "sheet.png")]) == 2
+    assert "not a regular file" in capsys.readouterr().err
