@@ -64,3 +64,12 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
             found.add(".".join((name, *parts)))
     assert set(config["packages"]) == found
     assert {config["package-dir"][v] for v in LAYERS.values()} == set(LAYERS)
+
+
+def test_every_bundled_model_builder_resolves_outside_the_repository(tmp_path: Path) -> None:
+    """The registry names its builders by module path: each must live in the namespace (a bare `models.x` only
+    worked with the repository as the working directory, and broke `segaudit train --model u2netp` elsewhere)."""
+    done = run_python("from segaudit.models.registry import MODELS\n"
+                      "print(sorted(n for n, i in MODELS.items() if not callable(i.load_builder())))", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
