@@ -15,6 +15,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader, Dataset
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,9 @@ class DPConfig:
     max_grad_norm: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.epsilon > 0:
-            raise InputError(f"must be > 0, got {self.epsilon}", field="dp_epsilon")
-        if not 0 < self.delta < 1:
-            raise InputError(f"must be in (0, 1), got {self.delta}", field="dp_delta")
-        if not self.max_grad_norm > 0:
-            raise InputError(f"must be > 0, got {self.max_grad_norm}", field="max_grad_norm")
+        checks.number(self.epsilon, "dp_epsilon", 0.0, open_low=True)
+        checks.probability(self.delta, "dp_delta")
+        checks.number(self.max_grad_norm, "max_grad_norm", 0.0, open_low=True)
 
 
 def replace_batchnorm(model: nn.Module) -> nn.Module:

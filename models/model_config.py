@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 
 MAX_IMAGE_SIZE = 8192
@@ -16,11 +17,8 @@ def check_model_config(config: dict[str, Any], path: str | Path) -> None:
     """image_size in 1..8192, num_classes >= 1, classes keyed by every id 0..num_classes-1 with non-empty names,
     batch_size >= 1 when present; booleans are not numbers."""
     for key, low, high in (("image_size", 1, MAX_IMAGE_SIZE), ("num_classes", 1, 255), ("batch_size", 1, 4096)):
-        if key not in config:
-            continue
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise InputError(f"must be an integer in [{low}, {high}], got {value!r}", path=path, field=key)
+        if key in config:
+            checks.integer(config[key], key, minimum=low, maximum=high, path=path)
     classes = config.get("classes")
     if not isinstance(classes, dict):
         raise InputError("missing or not a mapping of class id -> name", path=path, field="classes")

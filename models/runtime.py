@@ -120,9 +120,7 @@ class PteProgram:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.config = read_pte_sidecar(path)
-        self.batch_size = int(self.config["batch_size"])
-        if self.batch_size < 1:
-            raise InputError(f"must be >= 1, got {self.batch_size}", path=sidecar_path(path), field="batch_size")
+        self.batch_size = int(self.config["batch_size"])  # 1..4096, checked by read_pte_sidecar
         _check_program_file(path, self.config)
         try:
             from executorch.runtime import Runtime

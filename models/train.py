@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.checkpoint import load_training_state, save_checkpoint, save_training_state
 from segaudit.models.data.package import DatasetPackage, load_package
@@ -61,16 +62,11 @@ class TrainConfig:
     max_grad_norm: float = 1.0
 
     def validate(self) -> None:
-        if self.size % 32 or self.size < 32:
-            raise InputError(f"must be a positive multiple of 32, got {self.size}", field="size")
+        checks.integer(self.size, "size", minimum=32, multiple_of=32)
         for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.optimizer not in ("adam", "adamw"):
-            raise InputError(f"must be adam or adamw, got {self.optimizer!r}", field="optimizer")
-        if self.class_weights not in ("equal", "empirical", "proportional"):
-            raise InputError(f"must be equal, empirical or proportional, got {self.class_weights!r}",
-                             field="class_weights")
+            checks.integer(getattr(self, name), name, minimum=1)
+        checks.choice(self.optimizer, ("adam", "adamw"), "optimizer")
+        checks.choice(self.class_weights, ("equal", "empirical", "proportional"), "class_weights")
 
     @property
     def dp(self) -> DPConfig | None:

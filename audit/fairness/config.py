@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 
 CORRECTIONS = ("holm", "bh")
@@ -66,22 +67,21 @@ class FairnessConfig:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        _probability(self.alpha, "alpha")
-        _probability(self.power, "power")
-        if not isinstance(self.margin, numbers.Real) or not 0.0 <= float(self.margin) < 1.0:
-            raise InputError(f"must be a fraction in [0, 1) (0.01 = 1 point), got {self.margin!r}", field="margin")
-        _choice(self.correction, CORRECTIONS, "correction")
-        _choice(self.family, FAMILIES, "family")
-        _choice(self.skew_correction, ("hall", "none"), "skew_correction")
+        checks.probability(self.alpha, "alpha")
+        checks.probability(self.power, "power")
+        checks.number(self.margin, "margin", 0.0, 1.0, open_high=True, note="a fraction: 0.01 = 1 point")
+        checks.choice(self.correction, CORRECTIONS, "correction")
+        checks.choice(self.family, FAMILIES, "family")
+        checks.choice(self.skew_correction, ("hall", "none"), "skew_correction")
         if self.reference == "best":
             raise InputError("'best' is no longer offered: comparing with the best group picked on the same data "
                              "needs a correction for that choice, which the largest-gap test (always run) has; "
                              "use 'rest'", field="reference")
-        _choice(self.reference, REFERENCES, "reference")
-        _choice(self.trend_ci, TREND_CIS, "trend_ci")
+        checks.choice(self.reference, REFERENCES, "reference")
+        checks.choice(self.trend_ci, TREND_CIS, "trend_ci")
         for name, minimum in (("bootstrap", 100), ("permutations", 100), ("seed", 0), ("min_group_size", 2),
                               ("min_test_size", 2), ("quantiles", 2), ("trend_bootstrap_max_n", 4), ("workers", 1)):
-            _integer(getattr(self, name), name, minimum)
+            checks.integer(getattr(self, name), name, minimum=minimum)
         if self.attributes is not None:
             object.__setattr__(self, "attributes", tuple(str(a) for a in self.attributes))
         pairs = []
@@ -115,21 +115,6 @@ class FairnessConfig:
                 "permutations": self.permutations, "trend_ci": self.trend_ci,
                 "bins": {k: v if isinstance(v, int) else list(v) for k, v in self.bins.items()},
                 "quantiles": self.quantiles}
-
-
-def _probability(value: Any, name: str) -> None:
-    if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
-        raise InputError(f"must be a number strictly between 0 and 1, got {value!r}", field=name)
-
-
-def _choice(value: Any, choices: tuple[str, ...], name: str) -> None:
-    if value not in choices:
-        raise InputError(f"must be one of {list(choices)}, got {value!r}", field=name)
-
-
-def _integer(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InputError(f"must be an integer >= {minimum}, got {value!r}", field=name)
 
 
 def _bins(value: Any, name: str) -> int | tuple[float, ...]:

@@ -25,12 +25,12 @@ a value of the wrong type or out of range. A section left out sets no rule.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.core.reading import load_toml
 
@@ -38,6 +38,7 @@ RISK_LEVELS = ("none", "low", "medium", "high")
 CORRECTIONS = ("holm", "bh")
 FAIRNESS_RULE_KEYS = ("margin", "alpha", "correction", "inconclusive_fails")
 SECTIONS = ("fairness", "privacy", "performance", "card")
+FRACTION = "a fraction: 0.01 = 1 point"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def load_policy(path: str | Path) -> GatePolicy:
 
 def parse_policy(raw: Mapping[str, Any]) -> GatePolicy:
     """A GatePolicy from the parsed TOML tables."""
-    _known(raw, SECTIONS, "")
+    checks.known_keys(raw, SECTIONS)
     if not raw:
         raise InputError(f"the policy sets no rule; give at least one of the tables {list(SECTIONS)}")
     policy = GatePolicy()
@@ -90,33 +91,32 @@ def parse_policy(raw: Mapping[str, Any]) -> GatePolicy:
         policy = _fairness(policy, _table(raw["fairness"], "fairness"))
     if "privacy" in raw:
         section = _table(raw["privacy"], "privacy")
-        _known(section, ("max_risk",), "privacy")
-        if "max_risk" in section and section["max_risk"] not in RISK_LEVELS:
-            raise InputError(f"must be one of {list(RISK_LEVELS)}, got {section['max_risk']!r}",
-                             field="privacy.max_risk")
-        policy = replace(policy, max_risk=section.get("max_risk", "low"))
+        checks.known_keys(section, ("max_risk",), "privacy")
+        policy = replace(policy, max_risk=checks.choice(section.get("max_risk", "low"), RISK_LEVELS,
+                                                        "privacy.max_risk"))
     if "performance" in raw:
         section = _table(raw["performance"], "performance")
-        _known(section, ("min_miou",), "performance")
+        checks.known_keys(section, ("min_miou",), "performance")
         if "min_miou" not in section:
             raise InputError("the [performance] table needs min_miou", field="performance.min_miou")
-        policy = replace(policy, min_miou=_fraction(section["min_miou"], "performance.min_miou", upper=1.0))
+        policy = replace(policy, min_miou=checks.number(section["min_miou"], "performance.min_miou", 0.0, 1.0,
+                                                        note=FRACTION))
     if "card" in raw:
         section = _table(raw["card"], "card")
-        _known(section, ("require_complete",), "card")
-        policy = replace(policy, require_complete_card=_bool(section.get("require_complete", True),
-                                                            "card.require_complete"))
+        checks.known_keys(section, ("require_complete",), "card")
+        policy = replace(policy, require_complete_card=checks.boolean(section.get("require_complete", True),
+                                                                      "card.require_complete"))
     return policy
 
 
 def _fairness(policy: GatePolicy, section: Mapping[str, Any]) -> GatePolicy:
-    _known(section, (*FAIRNESS_RULE_KEYS, "attributes", "intersections", "attribute"), "fairness")
+    checks.known_keys(section, (*FAIRNESS_RULE_KEYS, "attributes", "intersections", "attribute"), "fairness")
     defaults = _rule(FairnessRule(), section, "fairness")
     overrides = {}
     for name, table in _table(section.get("attribute", {}), "fairness.attribute").items():
         where = f"fairness.attribute.{name}"
         table = _table(table, where)
-        _known(table, FAIRNESS_RULE_KEYS, where)
+        checks.known_keys(table, FAIRNESS_RULE_KEYS, where)
         overrides[str(name)] = _rule(defaults, table, where)
     attributes = section.get("attributes")
     if attributes is not None:
@@ -124,51 +124,23 @@ def _fairness(policy: GatePolicy, section: Mapping[str, Any]) -> GatePolicy:
             raise InputError(f"must be a list of attribute names, got {attributes!r}", field="fairness.attributes")
         attributes = tuple(attributes)
     return replace(policy, fairness=defaults, fairness_overrides=overrides, fairness_attributes=attributes,
-                   fairness_intersections=_bool(section.get("intersections", True), "fairness.intersections"))
+                   fairness_intersections=checks.boolean(section.get("intersections", True),
+                                                         "fairness.intersections"))
 
 
 def _rule(base: FairnessRule, table: Mapping[str, Any], where: str) -> FairnessRule:
     changes: dict[str, Any] = {}
     if "margin" in table:
-        changes["margin"] = _fraction(table["margin"], f"{where}.margin", upper=1.0, open_upper=True)
+        changes["margin"] = checks.number(table["margin"], f"{where}.margin", 0.0, 1.0, open_high=True,
+                                          note=FRACTION)
     if "alpha" in table:
-        alpha = _fraction(table["alpha"], f"{where}.alpha", upper=1.0, open_upper=True)
-        if alpha == 0:
-            raise InputError("must be strictly between 0 and 1, got 0", field=f"{where}.alpha")
-        changes["alpha"] = alpha
+        changes["alpha"] = checks.probability(table["alpha"], f"{where}.alpha")
     if "correction" in table:
-        if table["correction"] not in CORRECTIONS:
-            raise InputError(f"must be one of {list(CORRECTIONS)}, got {table['correction']!r}",
-                             field=f"{where}.correction")
-        changes["correction"] = table["correction"]
+        changes["correction"] = checks.choice(table["correction"], CORRECTIONS, f"{where}.correction")
     if "inconclusive_fails" in table:
-        changes["inconclusive_fails"] = _bool(table["inconclusive_fails"], f"{where}.inconclusive_fails")
+        changes["inconclusive_fails"] = checks.boolean(table["inconclusive_fails"], f"{where}.inconclusive_fails")
     return replace(base, **changes)
 
 
-def _known(table: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in keys:
-            place = f"[{where}]" if where else "the top level"
-            raise InputError(f"unknown key {key!r} in {place}; known: {list(keys)}",
-                             field=f"{where}.{key}" if where else key)
-
-
 def _table(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InputError(f"must be a table ([{where}]), got {type(value).__name__}", field=where)
-    return value
-
-
-def _fraction(value: Any, where: str, upper: float, open_upper: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= upper \
-            or (open_upper and float(value) == upper):
-        bound = f"[0, {upper:g})" if open_upper else f"[0, {upper:g}]"
-        raise InputError(f"must be a number in {bound} (fractions: 0.01 = 1 point), got {value!r}", field=where)
-    return float(value)
-
-
-def _bool(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise InputError(f"must be true or false, got {value!r}", field=where)
-    return value
+    return checks.table(value, where, what=f"a table ([{where}])")

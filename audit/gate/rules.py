@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from segaudit.audit.gate.policy import RISK_LEVELS, FairnessRule, GatePolicy
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 
 PASSED, FAILED = "passed", "failed"
@@ -141,9 +142,7 @@ def _privacy(audit: dict[str, Any], max_risk: str) -> RuleResult:
     if not privacy:
         return RuleResult("privacy", "membership_inference", False, "the audit holds no privacy (membership-"
                           "inference) results, so its risk is unknown", {"max_risk": max_risk})
-    level = privacy.get("risk_level")
-    if level not in RISK_LEVELS:
-        raise InputError(f"must be one of {list(RISK_LEVELS)}, got {level!r}", field="privacy.risk_level")
+    level = checks.choice(privacy.get("risk_level"), RISK_LEVELS, "privacy.risk_level")
     passed = RISK_LEVELS.index(level) <= RISK_LEVELS.index(max_risk)
     relation = "within" if passed else "above"
     return RuleResult("privacy", "membership_inference", passed,
@@ -153,10 +152,7 @@ def _privacy(audit: dict[str, Any], max_risk: str) -> RuleResult:
 
 def _performance(audit: dict[str, Any], min_miou: float) -> RuleResult:
     performance = _section(audit, "performance")
-    miou = performance.get("miou")
-    if isinstance(miou, bool) or not isinstance(miou, int | float) or not 0.0 <= miou <= 1.0:
-        raise InputError(f"must be a fraction in [0, 1] (not a percent, not a boolean), got {miou!r}",
-                         field="performance.miou")
+    miou = checks.number(performance.get("miou"), "performance.miou", 0.0, 1.0, note="a fraction, not a percent")
     passed = miou >= min_miou
     ci = performance.get("miou_ci")
     ci_text = f" (95% CI {100 * ci[0]:.2f} to {100 * ci[1]:.2f})" if ci else ""

@@ -5,12 +5,12 @@ Every field has the default the CLI documents; a bad value is an `InputError` na
 
 from __future__ import annotations
 
-import numbers
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 
 # Attacks in the order they are reported. "Needs shadows": they use shadow / reference models.
@@ -90,18 +90,13 @@ class PrivacyConfig:
         for name, minimum in (("shadow_models", 0), ("global_variance_below", 1), ("map_size", 4),
                               ("cnn_epochs", 1), ("bootstrap", 100), ("min_group", 2), ("batch_size", 1),
                               ("seed", 0)):
-            _integer(getattr(self, name), name, minimum)
+            checks.integer(getattr(self, name), name, minimum=minimum)
         for name in ("shadow_epochs", "shadow_steps_per_epoch", "workers"):
-            if getattr(self, name) is not None:
-                _integer(getattr(self, name), name, 1)
-        if self.lira_signal not in ("image", "pixel"):
-            raise InputError(f"must be image or pixel, got {self.lira_signal!r}", field="lira_signal")
-        if not 0 < self.confidence < 1:
-            raise InputError(f"must be strictly between 0 and 1, got {self.confidence}", field="confidence")
-        if not 0 <= self.epsilon_delta < 1:
-            raise InputError(f"must be in [0, 1), got {self.epsilon_delta}", field="epsilon_delta")
-        if self.rmia_a is not None and not 0 <= self.rmia_a <= 1:
-            raise InputError(f"must be in [0, 1], got {self.rmia_a}", field="rmia_a")
+            checks.optional(checks.integer, getattr(self, name), name, minimum=1)
+        checks.choice(self.lira_signal, ("image", "pixel"), "lira_signal")
+        checks.probability(self.confidence, "confidence")
+        checks.number(self.epsilon_delta, "epsilon_delta", 0.0, 1.0, open_high=True)
+        checks.optional(checks.number, self.rmia_a, "rmia_a", 0.0, 1.0)
         needs = [a for a in self.selected_attacks() if a in SHADOW_ATTACKS]
         if needs and self.shadow_models < 2:
             raise InputError(f"attacks {needs} need at least 2 shadow models, got {self.shadow_models}",
@@ -128,7 +123,3 @@ class PrivacyConfig:
         data["attacks"] = list(self.selected_attacks())
         return data
 
-
-def _integer(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InputError(f"must be an integer >= {minimum}, got {value!r}", field=name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.core.reading import load_json
 from segaudit.models.checkpoint import sha256_file
@@ -70,10 +71,7 @@ def read_recipe(path: Path) -> TrainConfig:
         raise InputError("the training recipe (a run's config.json) is missing; pass --recipe RUN/config.json",
                          path=path)
     data = _json_object(path, "a run's config.json")
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InputError(f"not a training recipe: unknown keys {unknown}", path=path, field=unknown[0])
+    checks.known_keys(data, tuple(f.name for f in fields(TrainConfig)), path=path)
     config = TrainConfig(**data)
     try:
         config.validate()

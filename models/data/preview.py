@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.data.package import DatasetPackage, load_package
 from segaudit.models.data.spec import UNKNOWN, AttributeSpec
@@ -46,10 +47,9 @@ def sheet_size(count: int) -> tuple[int, int]:
 def contact_sheet(package_dir: str | Path, out: str | Path, n: int = 32, split: str | None = None,
                   seed: int = 0, overlay: bool = True) -> Path:
     """Write a PNG grid of up to `n` samples of a package (optionally of one split) and return its path."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InputError(f"n must be a whole number >= 1, got {n!r}", field="n")
-    if split is not None and split not in SPLITS:
-        raise InputError(f"unknown split {split!r}; expected one of {list(SPLITS)}", field="split")
+    checks.integer(n, "n", minimum=1)
+    if split is not None:
+        checks.choice(split, SPLITS, "split")
     package = load_package(package_dir)
     rows = package.manifest if split is None else package.split(split)
     if rows.empty:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.core.reading import load_yaml
 
@@ -121,17 +122,11 @@ def spec_from_dict(data: Any, path: str | Path = SPEC_FILE) -> DatasetSpec:
     for key in REQUIRED_TEXT:
         if not isinstance(data.get(key), str | int | float) or str(data.get(key)).strip() == "":
             raise InputError("required, as non-empty text", path=path, field=key)
-    known = {*REQUIRED_TEXT, "classes", "ignore_index", "attributes"}
-    unknown_keys = sorted(set(data) - known)
-    if unknown_keys:
-        raise InputError(f"unknown keys {unknown_keys}; allowed: {sorted(known)}", path=path)
-    ignore_index = data.get("ignore_index", 255)
-    if not isinstance(ignore_index, int) or not 0 <= ignore_index <= 255:
-        raise InputError(f"must be an integer in 0..255, got {ignore_index!r}", path=path, field="ignore_index")
+    checks.known_keys(data, {*REQUIRED_TEXT, "classes", "ignore_index", "attributes"}, path=path)
+    ignore_index = checks.integer(data.get("ignore_index", 255), "ignore_index", minimum=0, maximum=255, path=path)
     classes = _parse_classes(data.get("classes"), ignore_index, path)
-    raw_attributes = data.get("attributes") or {}
-    if not isinstance(raw_attributes, dict):
-        raise InputError("must be a mapping of attribute name -> declaration", path=path, field="attributes")
+    raw_attributes = checks.table(data.get("attributes") or {}, "attributes",
+                                  what="a mapping of attribute name -> declaration", path=path)
     attributes = {
         str(name): _parse_attribute(str(name), decl, path) for name, decl in raw_attributes.items()
     }
@@ -170,21 +165,12 @@ def _parse_attribute(name: str, decl: Any, path: str | Path) -> AttributeSpec:
     where = f"attributes.{name}"
     if name in {"id", "image", "mask", "split"}:
         raise InputError("this name is a reserved manifest column", path=path, field=where)
-    if not isinstance(decl, dict):
-        raise InputError("must be a mapping with kind, values or unit/range, sensitive, source",
-                         path=path, field=where)
-    allowed_keys = {"kind", "values", "unit", "range", "sensitive", "source", "description"}
-    if extra := sorted(set(decl) - allowed_keys):
-        raise InputError(f"unknown keys {extra}; allowed: {sorted(allowed_keys)}", path=path, field=where)
-    kind = decl.get("kind")
-    if kind not in KINDS:
-        raise InputError(f"must be one of {list(KINDS)}, got {kind!r}", path=path, field=f"{where}.kind")
-    sensitive = decl.get("sensitive")
-    if not isinstance(sensitive, bool):
-        raise InputError("must be true or false", path=path, field=f"{where}.sensitive")
-    source = decl.get("source")
-    if source not in SOURCES:
-        raise InputError(f"must be one of {list(SOURCES)}, got {source!r}", path=path, field=f"{where}.source")
+    checks.table(decl, where, what="a mapping with kind, values or unit/range, sensitive, source", path=path)
+    checks.known_keys(decl, ("kind", "values", "unit", "range", "sensitive", "source", "description"), where,
+                      path=path)
+    kind = checks.choice(decl.get("kind"), KINDS, f"{where}.kind", path=path)
+    sensitive = checks.boolean(decl.get("sensitive"), f"{where}.sensitive", path=path)
+    source = checks.choice(decl.get("source"), SOURCES, f"{where}.source", path=path)
     description = str(decl.get("description", ""))
     if kind == "continuous":
         unit, value_range = decl.get("unit"), decl.get("range")

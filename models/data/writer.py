@@ -12,6 +12,7 @@ import math
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from segaudit.core import checks
 from segaudit.core.atomic import replace_folder, set_default_mode
 from segaudit.core.errors import InputError
 from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec
@@ -26,6 +28,19 @@ from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec
 MANIFEST_FILE = "manifest.csv"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SPLITS = ("train", "val", "test")
+
+
+def check_fractions(fractions: Iterable[float]) -> tuple[float, float, float]:
+    """(train, val, test) fractions: three finite non-negative numbers (not text, not booleans) summing to 1."""
+    problem = InputError(f"must be three non-negative numbers (train, val, test) summing to 1, got {fractions!r}",
+                         field="split_fractions")
+    try:
+        values = tuple(checks.number(f, "split_fractions", 0.0) for f in fractions)
+    except (TypeError, InputError):
+        raise problem from None
+    if len(values) != 3 or abs(sum(values) - 1) > 1e-6:
+        raise problem
+    return values  # type: ignore[return-value]
 
 
 def encode_png(array: np.ndarray) -> bytes:

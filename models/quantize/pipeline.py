@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.checkpoint import WEIGHTS_FILE, load_checkpoint, read_checkpoint_config, sha256_file
 from segaudit.models.data.package import DatasetPackage, load_package
@@ -62,15 +63,12 @@ class QuantizeConfig:
     latency_warmup: int = 5
 
     def validate(self) -> None:
-        if self.method not in ("qat", "ptq"):
-            raise InputError(f"must be qat or ptq, got {self.method!r}", field="method")
-        if self.method == "qat" and not self.qat_epochs > 0:
-            raise InputError(f"must be > 0, got {self.qat_epochs}", field="qat_epochs")
+        checks.choice(self.method, ("qat", "ptq"), "method")
+        if self.method == "qat":
+            checks.number(self.qat_epochs, "qat_epochs", 0.0, open_low=True)
         for name in ("batch_size", "calibration_batches", "latency_runs"):
-            if getattr(self, name) < 1:
-                raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.qat_max_steps is not None and self.qat_max_steps < 1:
-            raise InputError(f"must be >= 1, got {self.qat_max_steps}", field="qat_max_steps")
+            checks.integer(getattr(self, name), name, minimum=1)
+        checks.optional(checks.integer, self.qat_max_steps, "qat_max_steps", minimum=1)
 
 
 def quantize_run(run_dir: str | Path, data_dir: str | Path, config: QuantizeConfig | None = None,

@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     Job,
     build_spec,
-    check_fractions,
     package_name,
     raise_all,
     random_splits,
@@ -50,6 +50,7 @@ from segaudit.models.data.importers.common import (
     write_samples,
 )
 from segaudit.models.data.spec import AttributeSpec
+from segaudit.models.data.writer import check_fractions
 
 log = logging.getLogger(__name__)
 FORMAT = "CelebAMask-HQ (CelebA-HQ-img + CelebAMask-HQ-mask-anno part masks)"
@@ -93,8 +94,7 @@ def import_celebamask(root: Path, out: Path, split_fractions: Sequence[float] = 
     images = require_folder(root / IMAGE_DIR, "CelebA-HQ images named <index>.jpg")
     parts_root = require_folder(root / MASK_DIR, "part masks named <index:05d>_<part>.png in sub-folders")
     fractions = check_fractions(split_fractions)
-    if limit is not None and limit < 1:
-        raise InputError(f"must be a positive number of images, got {limit}", field="limit")
+    checks.optional(checks.integer, limit, "limit", minimum=1)
 
     image_files = _image_files(images)
     parts = _part_files(parts_root, image_files)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
@@ -32,7 +33,6 @@ from segaudit.models.data.importers.common import (
     PERSON_CLASSES,
     Job,
     build_spec,
-    check_fractions,
     check_split,
     natural_key,
     package_name,
@@ -42,7 +42,7 @@ from segaudit.models.data.importers.common import (
     require_folder,
     write_samples,
 )
-from segaudit.models.data.writer import ID_PATTERN
+from segaudit.models.data.writer import ID_PATTERN, check_fractions
 
 log = logging.getLogger(__name__)
 FORMAT = "COCO instance annotations (person category)"
@@ -67,8 +67,7 @@ def import_coco(annotations: Path, images: Path, out: Path, split: str | None = 
     fractions = check_fractions(split_fractions)
     if split is not None:
         check_split(split)
-    if limit is not None and limit < 1:
-        raise InputError(f"must be a positive number of images, got {limit}", field="limit")
+    checks.optional(checks.integer, limit, "limit", minimum=1)
 
     data = _read_json(annotations)
     person_ids = _person_category_ids(data, annotations)
@@ -141,9 +140,7 @@ def _image_records(data: dict[str, Any], path: Path) -> dict[Any, tuple[str, str
         if not isinstance(file_name, str) or not file_name.strip():
             raise InputError("required: the image's file name", path=path, field=f"{where}.file_name")
         for key in ("height", "width"):
-            value = image.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InputError(f"must be a positive integer, got {value!r}", path=path, field=f"{where}.{key}")
+            checks.integer(image.get(key), f"{where}.{key}", minimum=1, path=path)
         if image["id"] in records:
             raise InputError(f"duplicate image id {image['id']!r}", path=path, field=f"{where}.id")
         stem = Path(file_name).stem

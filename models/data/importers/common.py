@@ -8,7 +8,6 @@ order) and hands the PNG bytes to `PackageWriter`. Any error discards the half-w
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.data.spec import DatasetSpec, spec_from_dict
 from segaudit.models.data.writer import ID_PATTERN, SPLITS, PackageWriter, encode_png
@@ -73,23 +73,8 @@ def check_classes(classes: Mapping[int, str]) -> dict[int, str]:
     return dict(sorted(parsed.items()))
 
 
-def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    """(train, val, test) fractions: three non-negative numbers summing to 1."""
-    try:
-        values = tuple(float(f) for f in fractions)
-    except (TypeError, ValueError):
-        raise InputError(f"must be three numbers (train, val, test), got {fractions!r}",
-                         field="split_fractions") from None
-    if len(values) != 3 or any(not math.isfinite(v) or v < 0 for v in values) or abs(sum(values) - 1) > 1e-6:
-        raise InputError(f"must be three non-negative numbers (train, val, test) summing to 1, got {fractions!r}",
-                         field="split_fractions")
-    return values  # type: ignore[return-value]
-
-
 def check_split(split: str) -> str:
-    if split not in SPLITS:
-        raise InputError(f"must be one of {list(SPLITS)}, got {split!r}", field="split")
-    return split
+    return checks.choice(split, SPLITS, "split")
 
 
 def raise_all(problems: Sequence[InputError], where: Path) -> None:

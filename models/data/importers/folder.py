@@ -34,7 +34,6 @@ from segaudit.models.data.importers.common import (
     Job,
     build_spec,
     check_classes,
-    check_fractions,
     check_id,
     check_same_size,
     class_mask,
@@ -49,7 +48,7 @@ from segaudit.models.data.importers.common import (
     write_samples,
 )
 from segaudit.models.data.spec import UNKNOWN, AttributeSpec, spec_from_dict
-from segaudit.models.data.writer import SPLITS
+from segaudit.models.data.writer import SPLITS, check_fractions
 
 log = logging.getLogger(__name__)
 FORMAT = "image folder + mask folder"

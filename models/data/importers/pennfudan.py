@@ -19,7 +19,6 @@ from segaudit.models.data.importers.common import (
     PERSON_CLASSES,
     Job,
     build_spec,
-    check_fractions,
     check_same_size,
     natural_key,
     package_name,
@@ -30,6 +29,7 @@ from segaudit.models.data.importers.common import (
     write_samples,
 )
 from segaudit.models.data.importers.folder import pair_files
+from segaudit.models.data.writer import check_fractions
 
 log = logging.getLogger(__name__)
 FORMAT = "PennFudanPed (PNGImages + PedMasks instance masks)"

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from segaudit.core.errors import InputError
+from segaudit.core import checks
 from segaudit.models.data.spec import DatasetSpec
 from segaudit.models.data.synth.attributes import ATTRIBUTES, Weights, check_group_weights
 from segaudit.models.data.synth.parts import FASHION_CLASSES
 from segaudit.models.data.synth.render import render_sample
-from segaudit.models.data.writer import SPLITS, PackageWriter, encode_png
+from segaudit.models.data.writer import SPLITS, PackageWriter, check_fractions, encode_png
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,12 @@ VERSION = "1.0.0"
 
 def _check(n: int, seed: int, size: int, label_set: str, split_fractions: tuple[float, float, float],
            workers: int | None) -> None:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise InputError(f"n must be a whole number >= 1, got {n!r}", field="n")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed must be a whole number >= 0, got {seed!r}", field="seed")
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 64 or size % 32:
-        raise InputError(f"size must be a multiple of 32 and at least 64, got {size!r}", field="size")
-    if label_set not in LABEL_SETS:
-        raise InputError(f"unknown label set {label_set!r}; expected one of {sorted(LABEL_SETS)}",
-                         field="label_set")
-    fractions = tuple(split_fractions)
-    if (len(fractions) != 3 or not all(isinstance(f, int | float) and np.isfinite(f) and f >= 0 for f in fractions)
-            or abs(sum(fractions) - 1.0) > 1e-6):
-        raise InputError(f"split_fractions must be three numbers >= 0 (train, val, test) summing to 1, "
-                         f"got {split_fractions!r}", field="split_fractions")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise InputError(f"workers must be a whole number >= 1, got {workers!r}", field="workers")
+    checks.integer(n, "n", minimum=1)
+    checks.integer(seed, "seed", minimum=0)
+    checks.integer(size, "size", minimum=64, multiple_of=32)
+    checks.choice(label_set, LABEL_SETS, "label_set")
+    check_fractions(split_fractions)
+    checks.optional(checks.integer, workers, "workers", minimum=1)
 
 
 def assign_splits(n: int, seed: int, split_fractions: tuple[float, float, float]) -> list[str]:
