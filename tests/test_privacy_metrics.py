@@ -1,4 +1,4 @@
-"""Privacy metrics against scikit-learn and scipy: ROC, AUC, bootstrap CI, Clopper-Pearson, epsilon bound."""
+"""Privacy metrics against scikit-learn and scipy: ROC, AUC and its fast rank path, bootstrap CI, epsilon bound."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
 from segaudit.audit.privacy import metrics
+from segaudit.audit.stats import clopper_pearson
 
 
 def _scores(seed: int, n1: int = 60, n0: int = 90, shift: float = 0.8, ties: bool = False):
@@ -47,8 +48,20 @@ def test_tpr_at_low_fpr_and_advantage_from_the_roc() -> None:
     assert metrics.tpr_at_fpr(f, t, 0.01) == 0.0 and metrics.auc(np.zeros(member.size), member) == 0.5
 
 
-def test_bootstrap_auc_matches_a_plain_loop_with_the_same_draws() -> None:
-    scores, member = _scores(4, n1=30, n0=40)
+def test_rank_auc_of_every_row_equals_sklearn_roc_auc_score_ties_included() -> None:
+    rng = np.random.default_rng(8)
+    rows = np.round(rng.normal(np.r_[np.full(25, 0.7), np.zeros(35)], 1, (50, 60)), 1)  # many ties per row
+    rows[0] = 0.0  # all tied: 1/2
+    rows[1, :25] = 5.0  # perfect: 1
+    labels = np.r_[np.ones(25), np.zeros(35)]
+    expected = [roc_auc_score(labels, row) for row in rows]
+    np.testing.assert_allclose(metrics.rank_auc(rows, 25), expected, rtol=0, atol=1e-15)
+    assert metrics.rank_auc(rows, 25)[:2].tolist() == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_bootstrap_auc_matches_a_plain_loop_with_the_same_draws(ties: bool) -> None:
+    scores, member = _scores(4, n1=30, n0=40, ties=ties)
     low, high = metrics.bootstrap_auc(scores, member, n_resamples=300, confidence=0.9, seed=7)
     rng = np.random.default_rng(7)
     positives, negatives = scores[member], scores[~member]
@@ -65,12 +78,6 @@ def test_bootstrap_auc_matches_a_plain_loop_with_the_same_draws() -> None:
     assert low < metrics.auc(scores, member) < high
 
 
-def test_clopper_pearson_upper_is_scipys_exact_interval() -> None:
-    for k, n in [(0, 10), (3, 10), (7, 50), (50, 50), (1, 1000)]:
-        two_sided = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact").high
-        assert metrics.clopper_pearson_upper(k, n, 0.975) == pytest.approx(two_sided, rel=1e-9)
-
-
 def test_epsilon_from_rates_is_the_dp_hypothesis_testing_bound() -> None:
     # (eps, 0)-DP forces FPR + e^eps FNR >= 1 and FNR + e^eps FPR >= 1
     assert metrics.epsilon_from_rates(0.01, 0.5) == pytest.approx(np.log(0.5 / 0.01))
@@ -83,8 +90,11 @@ def test_epsilon_lower_bound_uses_a_held_out_half() -> None:
     scores, member = _scores(5, n1=1000, n0=1000, shift=4.0)
     bound = metrics.epsilon_lower_bound(scores, member, confidence=0.95, seed=0)
     assert bound.members == 500 and bound.nonmembers == 500
-    fpr_u = metrics.clopper_pearson_upper(bound.false_positives, 500, 0.975)
-    fnr_u = metrics.clopper_pearson_upper(bound.false_negatives, 500, 0.975)
+    fpr_u = stats.binomtest(bound.false_positives, 500, alternative="less").proportion_ci(0.975, "exact").high
+    fnr_u = stats.binomtest(bound.false_negatives, 500, alternative="less").proportion_ci(0.975, "exact").high
+    assert (bound.fpr_upper, bound.fnr_upper) == pytest.approx((fpr_u, fnr_u), rel=1e-9)
+    assert [bound.fpr_upper, bound.fnr_upper] == clopper_pearson([bound.false_positives, bound.false_negatives],
+                                                                 500, 0.975, alternative="less").high.tolist()
     assert bound.epsilon == pytest.approx(metrics.epsilon_from_rates(fpr_u, fnr_u)) and bound.epsilon > 2.0
     assert 0.9 < bound.balanced_accuracy <= 1.0  # at the threshold that maximises epsilon, not accuracy
     assert bound.threshold in scores  # chosen among the scores of the selection half

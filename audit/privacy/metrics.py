@@ -1,10 +1,13 @@
 """How well an attack's scores separate members from non-members: ROC, AUC with a bootstrap CI, TPR at low
 FPR, membership advantage, and the empirical epsilon lower bound of Jagielski et al. (2020).
 
-Convention everywhere: a higher score means "more likely a member"; `member` is a boolean array. The ROC is the
-exact step curve over every distinct score (ties move together, as in scikit-learn's `roc_curve` with
-`drop_intermediate=False`), and the AUC counts ties as one half (the Mann-Whitney U statistic), so both agree
-with `sklearn.metrics.roc_curve` / `roc_auc_score` on the same scores.
+Convention everywhere: a higher score means "more likely a member"; `member` is a boolean array. The ROC is
+scikit-learn's `roc_curve` with `drop_intermediate=False`: the exact step curve over every distinct score, ties
+moving together. The AUC is the Mann-Whitney U statistic over n1 n0 (ties count one half), `rank_auc`: one
+rankdata call ranks a whole block of resamples, the fast path the 1000-resample bootstrap needs. The point
+estimate is the same statistic as its resamples; it equals `sklearn.metrics.roc_auc_score` to 1e-15 (tests,
+ties included), whose trapezoid sum rounds the last bit differently in about a third of cases, which would move
+the committed AUCs of reports/alisnet/privacy/privacy.json.
 
 TPR at FPR alpha is the highest TPR among ROC points with FPR <= alpha (Carlini et al. 2022). With n0
 non-members, FPRs below 1/n0 are not resolvable: the value is then the TPR at zero false positives, a
@@ -17,6 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from sklearn import metrics as sklearn_metrics
+
+from segaudit.audit.stats.binomial import clopper_pearson
 
 LOW_FPRS = (0.01, 0.001)
 
@@ -57,22 +63,25 @@ def check_scores(scores: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np
 def roc_curve(scores: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds), thresholds decreasing from +inf; predict member when score >= threshold."""
     scores, member = check_scores(scores, member)
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores, sorted_member = scores[order], member[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
-    true_positives = np.cumsum(sorted_member)[last_of_tie]
-    false_positives = (last_of_tie + 1) - true_positives
-    tpr = np.r_[0.0, true_positives / member.sum()]
-    fpr = np.r_[0.0, false_positives / (~member).sum()]
-    return fpr, tpr, np.r_[np.inf, sorted_scores[last_of_tie]]
+    return sklearn_metrics.roc_curve(member, scores, drop_intermediate=False)
 
 
 def auc(scores: np.ndarray, member: np.ndarray) -> float:
     """Area under the ROC: P(score of a member > score of a non-member) + 1/2 P(tie)."""
     scores, member = check_scores(scores, member)
-    ranks = stats.rankdata(scores)
-    n1, n0 = int(member.sum()), int((~member).sum())
-    return float((ranks[member].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float(rank_auc(np.r_[scores[member], scores[~member]][np.newaxis], int(member.sum()))[0])
+
+
+def rank_auc(scores: np.ndarray, members: int) -> np.ndarray:
+    """AUC of each row of `scores` [b, n] whose first `members` columns are members -> [b].
+
+    The fast path of `bootstrap_auc`: one rankdata call ranks a whole block of resamples, where roc_auc_score
+    would sort and validate each of the 1000 resamples in a Python loop. Rank sums are exact (multiples of 1/2),
+    so the order of the columns within each class does not change a bit of the result.
+    """
+    n0 = scores.shape[1] - members
+    ranks = stats.rankdata(scores, axis=1)
+    return (ranks[:, :members].sum(axis=1) - members * (members + 1) / 2) / (members * n0)
 
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, alpha: float) -> float:
@@ -98,18 +107,10 @@ def bootstrap_auc(scores: np.ndarray, member: np.ndarray, n_resamples: int = 100
         b = min(block, n_resamples - start)
         resampled = np.concatenate([positives[rng.integers(0, n1, (b, n1))],
                                     negatives[rng.integers(0, n0, (b, n0))]], axis=1)
-        ranks = stats.rankdata(resampled, axis=1)
-        values[start:start + b] = (ranks[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+        values[start:start + b] = rank_auc(resampled, n1)
     tail = (1 - confidence) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return float(low), float(high)
-
-
-def clopper_pearson_upper(k: int, n: int, confidence: float) -> float:
-    """One-sided Clopper-Pearson upper bound on a proportion with k successes in n trials."""
-    if n <= 0:
-        return 1.0
-    return 1.0 if k >= n else float(stats.beta.ppf(confidence, k + 1, n - k))
 
 
 def epsilon_from_rates(fpr_upper: float, fnr_upper: float, delta: float = 0.0) -> float:
@@ -143,8 +144,8 @@ def epsilon_lower_bound(scores: np.ndarray, member: np.ndarray, confidence: floa
     false_positives = int((predicted & ~held_member).sum())
     false_negatives = int((~predicted & held_member).sum())
     n0, n1 = int((~held_member).sum()), int(held_member.sum())
-    fpr_upper = clopper_pearson_upper(false_positives, n0, each)
-    fnr_upper = clopper_pearson_upper(false_negatives, n1, each)
+    fpr_upper = clopper_pearson(false_positives, n0, each, alternative="less").high
+    fnr_upper = clopper_pearson(false_negatives, n1, each, alternative="less").high
     balanced = 0.5 * ((1 - false_positives / n0) + (1 - false_negatives / n1))
     return EpsilonBound(epsilon=epsilon_from_rates(fpr_upper, fnr_upper, delta), threshold=float(threshold),
                         false_positives=false_positives, nonmembers=n0, false_negatives=false_negatives,
@@ -157,9 +158,9 @@ def _best_threshold(scores: np.ndarray, member: np.ndarray, each: float, delta: 
     fpr, tpr, thresholds = roc_curve(scores, member)
     n1, n0 = int(member.sum()), int((~member).sum())
     fp, fn = np.rint(fpr[1:] * n0), np.rint((1 - tpr[1:]) * n1)
+    fpr_upper = clopper_pearson(fp, n0, each, alternative="less").high
+    fnr_upper = clopper_pearson(fn, n1, each, alternative="less").high
     with np.errstate(divide="ignore", invalid="ignore"):
-        fpr_upper = np.where(fp >= n0, 1.0, stats.beta.ppf(each, fp + 1, np.maximum(n0 - fp, 1)))
-        fnr_upper = np.where(fn >= n1, 1.0, stats.beta.ppf(each, fn + 1, np.maximum(n1 - fn, 1)))
         bounds = np.maximum.reduce([np.zeros_like(fpr_upper),
                                     np.log(np.clip(1 - delta - fnr_upper, 0, None) / fpr_upper),
                                     np.log(np.clip(1 - delta - fpr_upper, 0, None) / fnr_upper)])

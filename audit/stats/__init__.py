@@ -1,10 +1,12 @@
 """Statistics for the fairness audit: stratified bootstrap, rank and permutation tests, corrections, effect
-sizes, power and trends. numpy + scipy only; p-values agree with scipy.stats on the same data; all randomness
-comes from a seed or a numpy Generator, so the same inputs and seed give the same numbers.
+sizes, power and trends; exact binomial bounds for the privacy audit. numpy + scipy only; p-values agree with
+scipy.stats on the same data; all randomness comes from a seed or a numpy Generator, so the same inputs and seed
+give the same numbers.
 
 Bad inputs (empty, NaN, mismatched lengths, too few values) raise ValueError with a message naming the argument.
 """
 
+from segaudit.audit.stats.binomial import ProportionInterval, clopper_pearson
 from segaudit.audit.stats.bootstrap import bootstrap_means, group_bootstrap
 from segaudit.audit.stats.corrections import adjust_pvalues, benjamini_hochberg, holm
 from segaudit.audit.stats.differences import contrast_ci, mean_difference_ci, reference_weights, worst_to_average_gap
@@ -35,6 +37,7 @@ __all__ = [
     "KruskalResult",
     "OneVsRestResult",
     "PermutationResult",
+    "ProportionInterval",
     "SignificanceResult",
     "TrendResult",
     "WelchResult",
@@ -42,6 +45,7 @@ __all__ = [
     "benjamini_hochberg",
     "bootstrap_means",
     "cliffs_delta",
+    "clopper_pearson",
     "contrast_ci",
     "group_bootstrap",
     "holm",
