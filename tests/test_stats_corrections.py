@@ -20,6 +20,18 @@ def _holm_by_definition(p: np.ndarray) -> np.ndarray:
     return out
 
 
+def _bh_by_definition(p: np.ndarray) -> np.ndarray:
+    """adj_(i) = min over j >= i of min(1, m p_(j) / j), one hypothesis at a time (statsmodels is not installed)."""
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    out = np.empty(m)
+    running = 1.0
+    for rank in range(m - 1, -1, -1):
+        running = min(running, m * p[order[rank]] / (rank + 1))
+        out[order[rank]] = running
+    return out
+
+
 def test_holm_worked_example() -> None:
     # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> running max 0.06
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02], rtol=1e-12)
@@ -34,6 +46,15 @@ def test_benjamini_hochberg_equals_scipy_false_discovery_control() -> None:
     p = np.random.default_rng(0).uniform(0, 0.2, 25) ** 2
     p[3] = p[7]  # a tie
     np.testing.assert_allclose(benjamini_hochberg(p), stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_benjamini_hochberg_equals_its_textbook_step_up_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p = np.r_[rng.uniform(0, 0.05, 10), rng.uniform(0, 1, 30), [1.0, 0.0]]
+    p[[5, 20]] = p[12]  # ties
+    rng.shuffle(p)
+    np.testing.assert_allclose(benjamini_hochberg(p), _bh_by_definition(p), rtol=1e-12, atol=0)
 
 
 def test_holm_equals_its_definition_and_both_are_monotone_and_capped() -> None:
