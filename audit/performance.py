@@ -50,7 +50,12 @@ def _iou(intersection: np.ndarray, union: np.ndarray) -> np.ndarray:
 
 def _bootstrap_ci(intersections: np.ndarray, unions: np.ndarray, alpha: float, bootstrap: int,
                   seed: int) -> tuple[float, float]:
-    """Percentile CI of the pooled mIoU, resampling images: counts[b, i] = times image i is drawn in resample b."""
+    """Percentile CI of the pooled mIoU, resampling images: counts[b, i] = times image i is drawn in resample b.
+
+    The same bootstrap as scipy.stats.bootstrap over image indices (tests/test_performance.py: equal within Monte
+    Carlo error), but with multinomial counts where scipy draws indices: these draws made the committed reference
+    audit's CI, which only a full re-audit of the bundled program could redraw.
+    """
     n = len(intersections)
     rng = np.random.default_rng(seed)
     estimates = np.empty(bootstrap)

@@ -19,6 +19,7 @@ one-thread processes beat one many-thread process, and never oversubscribe).
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import logging
@@ -210,15 +211,18 @@ def _train(job: ShadowJob) -> None:
         data = tmp / "data"
         data.mkdir()
         shutil.copy2(Path(job.package_root) / "dataset.yaml", data / "dataset.yaml")
-        columns = ["id", "image", "mask", "split", *source.spec.attributes]
-        lines = [",".join(columns)]
+        manifest = []
         for split, rows in (("train", job.train_rows), ("val", job.val_rows)):
             for row in rows:
                 for column in ("image", "mask"):
                     _link(Path(job.package_root) / row[column], data / row[column])
-                lines.append(",".join([_csv(row["id"]), _csv(row["image"]), _csv(row["mask"]), split]
-                                      + [""] * len(source.spec.attributes)))
-        (data / MANIFEST_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+                manifest.append({"id": row["id"], "image": row["image"], "mask": row["mask"], "split": split})
+        # attribute columns empty (unknown): training reads only images, masks and splits
+        with open(data / MANIFEST_FILE, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["id", "image", "mask", "split", *source.spec.attributes],
+                                    restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(manifest)
         with _quiet_training():
             train(data, tmp / "run", TrainConfig(**job.recipe))
         shutil.rmtree(data)
@@ -244,10 +248,6 @@ def _link(source: Path, destination: Path) -> None:
         os.link(source, destination)
     except OSError:
         shutil.copy2(source, destination)
-
-
-def _csv(text: str) -> str:
-    return f'"{text}"' if any(c in text for c in ',"\n') else text
 
 
 @contextlib.contextmanager
