@@ -26,7 +26,7 @@ from segaudit.core.errors import InputError
 from segaudit.models.checkpoint import load_training_state, save_checkpoint, save_training_state
 from segaudit.models.data.package import DatasetPackage, load_package
 from segaudit.models.data.torch_dataset import make_loader
-from segaudit.models.dp import DPConfig, make_private, replace_batchnorm
+from segaudit.models.dp import DPConfig, epsilon_spent, make_private, replace_batchnorm
 from segaudit.models.evaluate import SegmentationMetrics
 from segaudit.models.losses import build_loss, class_weights, count_class_pixels
 from segaudit.models.registry import build
@@ -151,7 +151,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
             best_miou, best_epoch, bad_epochs = scores.miou, epoch, 0
         else:
             bad_epochs += 1
-        epsilon = engine.get_epsilon(config.dp_delta) if engine is not None else None
+        epsilon = epsilon_spent(engine.accountant.history, config.dp_delta) if engine is not None else None
         metadata = {"epoch": epoch, "val_miou": scores.miou, "dp": _dp_metadata(config, epsilon)}
         checkpoint_args = {"model_name": config.model, "num_classes": num_classes,
                            "classes": package.spec.classes, "image_size": config.size,
@@ -172,7 +172,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
             stopped = "early-stopping"
             break
     plot_learning_curve(run_dir)
-    epsilon = engine.get_epsilon(config.dp_delta) if engine is not None else None
+    epsilon = epsilon_spent(engine.accountant.history, config.dp_delta) if engine is not None else None
     result = TrainResult(run_dir=run_dir, best_epoch=best_epoch, best_val_miou=best_miou,
                          epochs_run=epoch + 1, minutes=round((time.monotonic() - started) / 60, 2),
                          stopped=stopped, dp_epsilon_spent=epsilon)

@@ -130,6 +130,30 @@ def test_dp_sgd_run_records_the_epsilon_spent(package64: Path, tmp_path: Path) -
     assert metadata["dp"]["epsilon_spent"] == pytest.approx(result.dp_epsilon_spent)
     model, _ = load_checkpoint(tmp_path / "dp" / "last")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    # The cached accounting is Opacus' own: its RDP accountant on the recorded history gives the same epsilon
+    from opacus.accountants import RDPAccountant
+
+    from segaudit.models.checkpoint import load_training_state
+
+    accountant = RDPAccountant()
+    accountant.load_state_dict(load_training_state(tmp_path / "dp" / "last")["accountant"])
+    assert accountant.history and accountant.get_epsilon(1e-5) == result.dp_epsilon_spent
+
+
+def test_the_remembered_noise_multiplier_is_opacus_search_and_epsilon_is_opacus_accountant() -> None:
+    from opacus.accountants import RDPAccountant
+    from opacus.accountants.utils import get_noise_multiplier
+
+    from segaudit.models.dp import epsilon_spent, noise_multiplier
+
+    sigma = noise_multiplier(4.0, 1e-5, 0.25, 3)
+    assert sigma == get_noise_multiplier(target_epsilon=4.0, target_delta=1e-5, sample_rate=0.25, epochs=3)
+    assert noise_multiplier(4.0, 1e-5, 0.25, 3) == sigma and noise_multiplier.cache_info().hits >= 1
+    accountant = RDPAccountant()
+    accountant.history = [(sigma, 0.25, 12), (2.0, 0.5, 3)]
+    assert epsilon_spent(accountant.history, 1e-5) == accountant.get_epsilon(1e-5)
+    assert epsilon_spent(accountant.history[:1], 1e-5) <= 4.0  # the budget the search aimed for
+    assert epsilon_spent([], 1e-5) == 0.0
 
 
 def test_time_budget_stops_before_an_epoch_that_would_overrun() -> None:
