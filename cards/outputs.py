@@ -18,12 +18,13 @@ from segaudit.core.atomic import json_text, write_atomic
 from segaudit.core.audit_file import load_audit
 
 
-def write_model_card(audit_path: str | Path, facts_path: str | Path, card: str | Path, *, draft: bool = False,
-                     templates: str | Path | None = None, min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
-                     by_group: str | Path | None = None) -> list[Path]:
+def write_model_card(audit: str | Path | dict[str, Any], facts_path: str | Path, card: str | Path, *,
+                     draft: bool = False, templates: str | Path | None = None,
+                     min_group_size: int = DEFAULT_MIN_GROUP_SIZE, by_group: str | Path | None = None) -> list[Path]:
     """The model card at `card` and its per-group results at `by_group` (default: by_group.json beside the
-    card); returns the files written."""
-    audit = load_audit(audit_path)
+    card), for `audit` (an audit.json path, or the audit itself as the pipeline holds it); returns the files
+    written."""
+    audit = audit if isinstance(audit, dict) else load_audit(audit)
     text = render_model_card(audit, load_facts(facts_path), draft=draft, templates=templates,
                              min_group_size=min_group_size, facts_path=facts_path)
     card = Path(card)
@@ -47,9 +48,11 @@ def write_dataset_card(summary: dict[str, Any], facts_path: str | Path | None, c
     return written
 
 
-def write_report(audit_dir: str | Path, out: str | Path, *, templates: str | Path | None = None) -> Path:
-    """report.html for the audit in `audit_dir`."""
-    return write_atomic(out, render_report(audit_dir, templates=templates))
+def write_report(audit_dir: str | Path, out: str | Path, *, templates: str | Path | None = None,
+                 audit: dict[str, Any] | None = None) -> Path:
+    """report.html for the audit in `audit_dir` (its plots and tables; `audit`: the audit itself when the caller
+    holds it, instead of reading audit_dir/audit.json)."""
+    return write_atomic(out, render_report(audit_dir, templates=templates, audit=audit))
 
 
 def write_cards(audit_dir: str | Path, facts_path: str | Path, *, dataset_summary: dict[str, Any] | None = None,

@@ -42,12 +42,14 @@ def _file_uri(path: Path) -> str | None:
 
 
 def render_report(audit_dir: str | Path, *, templates: str | Path | None = None,
-                  min_group_size: int = 30) -> str:
-    """report.html's text for the audit in `audit_dir` (a folder holding audit.json, or the audit.json itself)."""
+                  min_group_size: int = 30, audit: dict[str, Any] | None = None) -> str:
+    """report.html's text for the audit in `audit_dir` (a folder holding audit.json, or the audit.json itself);
+    `audit`: the audit itself, when the caller holds it (the folder then only provides plots and tables)."""
     audit_dir = Path(audit_dir)
     if audit_dir.is_file():
         audit_dir = audit_dir.parent
-    audit = load_audit(audit_dir / "audit.json")
+    if audit is None:
+        audit = load_audit(audit_dir / "audit.json")
     try:
         context = report_context(audit, audit_dir, min_group_size)
     except (KeyError, TypeError) as exc:

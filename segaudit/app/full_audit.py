@@ -28,6 +28,7 @@ from typing import Any
 
 from segaudit.audit.fairness import FairnessConfig, audit_fairness
 from segaudit.audit.fairness import write_outputs as write_fairness
+from segaudit.audit.fairness.outputs import fairness_json
 from segaudit.audit.performance import performance_summary
 from segaudit.core.atomic import staged_folder
 from segaudit.core.audit_file import SCHEMA_VERSION
@@ -91,12 +92,13 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
         if config.privacy is not None:
             from segaudit.audit.privacy import run_privacy_audit
             from segaudit.audit.privacy import write_outputs as write_privacy
+            from segaudit.audit.privacy.outputs import privacy_json
 
             step = time.perf_counter()
             result = run_privacy_audit(model, data, config.privacy, recipe=config.recipe, progress=progress)
             write_privacy(result, staging / OUTPUTS["privacy"])
             seconds.update({f"privacy_{k}": v for k, v in result.seconds.items()})
-            privacy = json.loads((staging / OUTPUTS["privacy"] / "privacy.json").read_text(encoding="utf-8"))
+            privacy = json.loads(privacy_json(result))  # plain JSON values, as privacy.json holds them
             seconds["privacy"] = time.perf_counter() - step
 
         audit = {
@@ -105,7 +107,7 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
             "dataset": _dataset_block(package),
             "performance": performance,
             "quantization": _quantization(segmenter),
-            "fairness": json.loads((staging / OUTPUTS["fairness"] / "fairness.json").read_text(encoding="utf-8")),
+            "fairness": json.loads(fairness_json(fairness)),  # plain JSON values, as fairness.json holds them
             "privacy": _stable_privacy(privacy, seconds),
             "card": None,
             "outputs": _outputs(config, privacy is not None),
@@ -113,12 +115,14 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
         }
         step = time.perf_counter()
         audit["card"] = _card_status(facts)
-        audit["provenance"] = _provenance(config, command, started, seconds)
-        _write_json(staging / AUDIT_FILE, audit)
+        # The cards are rendered from this dict (dated by the audit's end: the analysis is done; only the
+        # seconds spent on the cards themselves are added before audit.json is written, once, last)
+        audit["provenance"] = _provenance(config, command, started, seconds, finished=_now())
+        _check_contract(audit)
         _write_cards(staging, audit, package, facts, config)
         seconds["cards"] = time.perf_counter() - step
         seconds["total"] = time.perf_counter() - clock
-        audit["provenance"] = _provenance(config, command, started, seconds, finished=_now())
+        audit["provenance"]["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
         _write_json(staging / AUDIT_FILE, audit)
     log.info("wrote %s", out / AUDIT_FILE)
     return audit
@@ -259,7 +263,7 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
     from segaudit.core.atomic import json_text, write_atomic
 
     if facts is not None and config.facts is not None:
-        write_model_card(folder / AUDIT_FILE, config.facts, folder / OUTPUTS["model_card"],
+        write_model_card(audit, config.facts, folder / OUTPUTS["model_card"],
                          draft=config.draft or not audit["card"]["complete"], templates=config.templates,
                          min_group_size=config.card_min_group, by_group=folder / OUTPUTS["by_group"])
     dataset_draft = config.draft or config.dataset_facts is None
@@ -273,7 +277,7 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
     write_dataset_card(summary, config.dataset_facts, folder / OUTPUTS["dataset_card"],
                        draft=dataset_draft, templates=config.templates, min_group_size=config.card_min_group)
     if config.report:
-        write_report(folder, folder / OUTPUTS["report"], templates=config.templates)
+        write_report(folder, folder / OUTPUTS["report"], templates=config.templates, audit=audit)
 
 
 def _provenance(config: AuditConfig, command: str | None, started: str, seconds: dict[str, float],
@@ -294,14 +298,17 @@ def _provenance(config: AuditConfig, command: str | None, started: str, seconds:
             "seconds": {k: round(v, 2) for k, v in seconds.items()}}
 
 
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    if path.name == AUDIT_FILE:
-        from segaudit.core.audit_file import schema_errors
+def _check_contract(audit: dict[str, Any]) -> None:
+    from segaudit.core.audit_file import schema_errors
 
-        errors = schema_errors(value)
-        if errors:  # our own output breaking our own contract is a bug (exit 3), never the user's input
-            raise RuntimeError(f"segaudit built an audit.json that breaks its schema at {errors[0][0] or 'the top'}: "
-                               f"{errors[0][1]}")
+    errors = schema_errors(audit)
+    if errors:  # our own output breaking our own contract is a bug (exit 3), never the user's input
+        raise RuntimeError(f"segaudit built an audit.json that breaks its schema at {errors[0][0] or 'the top'}: "
+                           f"{errors[0][1]}")
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    _check_contract(value)
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
