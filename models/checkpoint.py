@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,15 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(directory: str | Path, model: nn.Module, *, model_name: str, num_classes: int,
-                    classes: dict[int, str], image_size: int, model_cfg: dict[str, Any] | None = None,
-                    metadata: dict[str, Any] | None = None) -> Path:
-    """Write weights and config into `directory` (each file replaced atomically)."""
+def save_checkpoint(directory: str | Path, model: nn.Module | Mapping[str, torch.Tensor], *, model_name: str,
+                    num_classes: int, classes: dict[int, str], image_size: int,
+                    model_cfg: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> Path:
+    """Write the weights of `model` (a module or its state dict) and config into `directory` (each file
+    replaced atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    weights = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
+    state = model if isinstance(model, Mapping) else model.state_dict()
+    weights = {name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}
     _atomic(directory / WEIGHTS_FILE, lambda tmp: save_file(weights, str(tmp)))
     config = {
         "format_version": FORMAT_VERSION,

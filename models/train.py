@@ -2,7 +2,8 @@
 
 args → data → model → loss → optimizer/scheduler → epochs (train, validate, checkpoint) → run folder:
 `config.json`, `history.csv`, `best/` (the best checkpoint by validation mIoU), `last/` (+ training state for
-`resume`) and `learning_curve.png`. ReduceLROnPlateau and early stopping both watch validation mIoU.
+`resume`; written at save points every SAVE_EVERY_SECONDS and at the end) and `learning_curve.png`.
+ReduceLROnPlateau and early stopping both watch validation mIoU.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from segaudit.models.losses import build_loss, class_weights, count_class_pixels
 from segaudit.models.registry import build
 
 log = logging.getLogger(__name__)
+SAVE_EVERY_SECONDS = 30.0
 HISTORY_FIELDS = ("epoch", "train_loss", "val_miou", "val_pixel_accuracy", "lr", "seconds")
 
 
@@ -131,6 +133,10 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
                  best_epoch)
 
     started, stopped = time.monotonic(), "epochs"
+    # Checkpoints and training state are written at save points (every SAVE_EVERY_SECONDS and at the end), not
+    # after every epoch: on small images that writing took a third of the run (shadow models train many short
+    # epochs). An interrupted run resumes from its last save point, at most that long ago.
+    saved_at, best, pending = started, None, None
     epoch = start_epoch - 1
     epoch_seconds: list[float] = []
     for epoch in range(start_epoch, config.epochs):
@@ -156,21 +162,21 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
         checkpoint_args = {"model_name": config.model, "num_classes": num_classes,
                            "classes": package.spec.classes, "image_size": config.size,
                            "model_cfg": config.model_cfg, "metadata": metadata}
-        if improved:
-            save_checkpoint(run_dir / "best", _unwrap(model), **checkpoint_args)
-        save_checkpoint(run_dir / "last", _unwrap(model), **checkpoint_args)
-        save_training_state(run_dir / "last", {
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": epoch, "best_miou": best_miou, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-            "accountant": engine.accountant.state_dict() if engine is not None else None,
-        })
-        _write_history(run_dir, history)
+        if improved:  # kept in memory until the next save point
+            best = ({k: v.detach().clone() for k, v in _unwrap(model).state_dict().items()}, checkpoint_args)
         epoch_seconds.append(time.monotonic() - epoch_start)
         log.info("epoch %d: loss %.4f, val mIoU %.4f%s", epoch, train_loss, scores.miou,
                  f", epsilon {epsilon:.2f}" if epsilon is not None else "")
+        pending = {"epoch": epoch, "best_miou": best_miou, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                   "checkpoint_args": checkpoint_args}
+        if time.monotonic() - saved_at >= SAVE_EVERY_SECONDS or epoch == config.epochs - 1:
+            _save_point(run_dir, _unwrap(model), optimizer, scheduler, engine, best, pending, history)
+            pending, best, saved_at = None, None, time.monotonic()
         if bad_epochs >= config.early_stop_patience:
             stopped = "early-stopping"
             break
+    if pending is not None:  # stopped early, or by the time budget, between two save points
+        _save_point(run_dir, _unwrap(model), optimizer, scheduler, engine, best, pending, history)
     plot_learning_curve(run_dir)
     epsilon = epsilon_spent(engine.accountant.history, config.dp_delta) if engine is not None else None
     result = TrainResult(run_dir=run_dir, best_epoch=best_epoch, best_val_miou=best_miou,
@@ -293,6 +299,22 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
                          path=run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(wanted, indent=2) + "\n")
+
+
+def _save_point(run_dir: Path, model: nn.Module, optimizer, scheduler, engine,  # noqa: ANN001
+                best: tuple[dict[str, torch.Tensor], dict[str, Any]] | None, epoch: dict[str, Any],
+                history: list[dict]) -> None:
+    """best/ (when it changed since the last save point), last/ with its training state, and history.csv: a
+    consistent set to resume from."""
+    if best is not None:
+        save_checkpoint(run_dir / "best", best[0], **best[1])
+    save_checkpoint(run_dir / "last", model, **epoch["checkpoint_args"])
+    save_training_state(run_dir / "last", {
+        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        **{k: epoch[k] for k in ("epoch", "best_miou", "best_epoch", "bad_epochs")},
+        "accountant": engine.accountant.state_dict() if engine is not None else None,
+    })
+    _write_history(run_dir, history)
 
 
 def _restore(run_dir: Path, model, optimizer, scheduler, engine) -> tuple[int, float, int, int, list[dict]]:

@@ -61,6 +61,36 @@ def test_resume_continues_from_the_last_epoch(package64: Path, tmp_path: Path) -
     assert result.epochs_run == 2
 
 
+def test_checkpoints_are_written_at_save_points_and_best_is_still_the_best_epoch(package64: Path, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    import segaudit.models.train as training
+
+    written: list[str] = []
+    real = training.save_checkpoint
+
+    def counted(directory, *args, **kwargs):  # noqa: ANN001, ANN202
+        written.append(Path(directory).name)
+        return real(directory, *args, **kwargs)
+
+    monkeypatch.setattr(training, "save_checkpoint", counted)
+    monkeypatch.setattr(training, "SAVE_EVERY_SECONDS", 1e9)  # no save point but the last epoch
+    result = train(package64, tmp_path / "run", TrainConfig(model="sinet", epochs=4, **{**TINY, "lr": 0.05}))
+    assert written == ["best", "last"]
+    best = json.loads((tmp_path / "run" / "best" / "model.json").read_text())["metadata"]
+    last = json.loads((tmp_path / "run" / "last" / "model.json").read_text())["metadata"]
+    with open(tmp_path / "run" / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert last["epoch"] == 3 and len(rows) == 4
+    assert best["epoch"] == result.best_epoch == max(range(4), key=lambda e: (float(rows[e]["val_miou"]), -e))
+    assert best["val_miou"] == pytest.approx(float(rows[result.best_epoch]["val_miou"]))
+    if result.best_epoch != 3:  # the weights written are the best epoch's, kept in memory, not the last's
+        from safetensors.torch import load_file
+
+        best_weights = load_file(str(tmp_path / "run" / "best" / "model.safetensors"))
+        last_weights = load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
+        assert any(not torch.equal(best_weights[k], last_weights[k]) for k in best_weights)
+
+
 def test_refuses_to_overwrite_a_run_without_resume(package64: Path, tmp_path: Path, capsys) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "something").write_text("x")
