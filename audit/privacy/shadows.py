@@ -199,13 +199,15 @@ def _is_trained(folder: Path) -> bool:
 
 
 def _train(job: ShadowJob) -> None:
+    from segaudit.core.atomic import recover_leftovers, staging_prefix
     from segaudit.models.data.package import load_package
     from segaudit.models.data.writer import MANIFEST_FILE
     from segaudit.models.train import train
 
     folder = job.folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{job.key}.tmp-", dir=folder.parent))
+    recover_leftovers(folder)  # a shadow whose process was killed mid-training
+    tmp = Path(tempfile.mkdtemp(prefix=staging_prefix(folder, "tmp"), dir=folder.parent))
     try:
         source = load_package(job.package_root)
         data = tmp / "data"

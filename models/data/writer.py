@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from segaudit.core import checks
-from segaudit.core.atomic import replace_folder, set_default_mode
+from segaudit.core.atomic import recover_leftovers, replace_folder, set_default_mode, staging_prefix
 from segaudit.core.errors import InputError
 from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec
 
@@ -91,7 +91,8 @@ class PackageWriter:
                                  f"{MARKER_FILE}, no {SPEC_FILE} + {MANIFEST_FILE}); --overwrite replaces only a "
                                  "package, it never deletes other files", path=self.out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        recover_leftovers(self.out)
+        self._tmp = Path(tempfile.mkdtemp(prefix=staging_prefix(self.out, "tmp"), dir=self.out.parent))
         set_default_mode(self._tmp)
         (self._tmp / "images").mkdir()
         (self._tmp / "masks").mkdir()

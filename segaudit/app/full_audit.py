@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -77,8 +75,7 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
     facts = _facts(config)  # read early: a bad facts file fails before an hour of shadows
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out)
-    with staged_folder(out, tag=f"staging-{os.getpid()}") as staging:
+    with staged_folder(out, tag="staging") as staging:  # also removes what killed audits left beside OUT
         from segaudit.audit.metrics import table_from_segmenter
 
         step = time.perf_counter()
@@ -142,30 +139,6 @@ def _check_destination(out: Path) -> None:
     if any(out.iterdir()) and not (out / AUDIT_FILE).is_file():
         raise InputError(f"exists and holds other files; give a new or empty folder (a previous audit, with its "
                          f"{AUDIT_FILE}, is replaced)", path=out)
-
-
-def _remove_stale_staging(out: Path) -> None:
-    """Staging folders of killed runs (their process is gone) are removed; a live run's is left alone."""
-    prefix = f".{out.name}.staging-"
-    for folder in out.parent.glob(f"{prefix}*"):
-        try:
-            pid = int(folder.name[len(prefix):].split("-")[0])
-        except ValueError:
-            continue
-        if not _alive(pid):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _facts(config: AuditConfig) -> dict[str, Any] | None:
