@@ -68,14 +68,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"segaudit: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as error:
+        if error.filename is None:  # no file named: not something the user can fix by pointing elsewhere
+            return _internal_error(args.argv, error)
+        print(f"segaudit: error: {error.filename}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("segaudit: interrupted; nothing half-written was kept", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug, not the user's input: one line here, the details in a log
-        log = write_crash_log(args.argv, error)
-        print(f"segaudit: internal error ({type(error).__name__}: {error}); this is a bug in segaudit, not in "
-              f"your input. The traceback is in {log}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(args.argv, error)
+
+
+def _internal_error(argv: Sequence[str], error: BaseException) -> int:
+    log = write_crash_log(argv, error)
+    print(f"segaudit: internal error ({type(error).__name__}: {error}); this is a bug in segaudit, not in "
+          f"your input. The traceback is in {log}", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def write_crash_log(argv: Sequence[str], error: BaseException) -> Path:
