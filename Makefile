@@ -29,7 +29,7 @@ lint: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider
 	BIN=$(BIN) bash .ci/audit-gate-smoke.sh
 
 clean:

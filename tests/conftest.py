@@ -47,3 +47,14 @@ def write_tiny_package(out: Path, n: int = 6, size: int = 32, seed: int = 0) -> 
 @pytest.fixture
 def tiny_package(tmp_path: Path) -> Path:
     return write_tiny_package(tmp_path / "tiny")
+
+
+# The slowest files first. The two test workers take whole files (`--dist loadfile`) in collection order; a slow
+# file collected last (these sort late alphabetically) leaves one worker idle while the other finishes it.
+SLOWEST_FIRST = ("test_privacy_audit.py", "test_quantize_alisnet.py", "test_privacy_dp.py",
+                 "test_quantize_patterns.py", "test_privacy_program.py", "test_quantize.py", "test_full_audit.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order

@@ -23,7 +23,7 @@ from segaudit.models.checkpoint import save_checkpoint, sha256_file
 from segaudit.models.data.package import load_package
 from segaudit.models.data.torch_dataset import make_loader
 from segaudit.models.data.writer import PackageWriter
-from segaudit.models.registry import MODELS, ModelInfo, build
+from segaudit.models.registry import MODELS, ModelInfo
 from segaudit.models.runtime import Segmenter
 from tests.conftest import TINY_SPEC
 
@@ -172,35 +172,6 @@ def test_ptq_program_agrees_with_the_python_int8_model(package: Path, trained_ti
     assert program.shape == reference.shape == (len(images), 2, SIZE, SIZE)
     assert agreement(program, reference) >= AGREEMENT
     assert agreement(reference, float_reference) >= 0.95  # int8 still does what the float model learned
-
-
-def test_alisnet_qat_program_runs_pointrend_inside_and_agrees(package: Path) -> None:
-    # The flagship path, seeded: a few QAT steps with ALiSNet's own point loss through the fake-quantized
-    # CoarseNet and point head; then each becomes one XNNPACK delegate and the float point selection and
-    # sampling (top-k, gather, scatter, grid sampling) run around them in the same program, which must agree
-    # with the Python int8 model.
-    from segaudit.models.quantize import lowering, pt2e
-
-    torch.manual_seed(0)
-    model = train_float(build("alisnet", 2, width_mult=0.25, agg_channels=16, num_points=64,
-                              subdivision_points=128), package, steps=30)
-    parts = pt2e.quantized_parts("alisnet")
-    assert [p.name for p in parts] == ["coarse", "refine.point_head"]
-    prepared = pt2e.prepare(model, parts, torch.randn(1, 3, SIZE, SIZE), qat=True)
-    loader = make_loader(load_package(package), "train", size=SIZE, batch_size=4, augment=True)
-    result = pt2e.finetune_qat(prepared, loader, nn.CrossEntropyLoss(ignore_index=255), max_steps=2)
-    assert result.steps == 2 and np.isfinite(result.final_loss)  # ALiSNet's own point loss, fake-quantized
-    int8 = pt2e.convert(prepared, parts)
-    assert type(int8.refine).__name__ == "PointRendRefiner"  # point selection and sampling stay float
-    for graph in (int8.coarse, int8.refine.point_head):
-        assert any("quantize_per_tensor" in str(n.target) for n in graph.graph.nodes)
-    buffer = lowering.lower(int8, parts, torch.randn(1, 3, SIZE, SIZE))
-    images = split_images(package)
-    with torch.no_grad():
-        reference = int8(images)
-    program = run_program(buffer, images)
-    assert program.shape == (len(images), 2, SIZE, SIZE)
-    assert agreement(program, reference) >= AGREEMENT
 
 
 def test_exported_graph_failure_names_the_stage() -> None:
