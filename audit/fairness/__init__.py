@@ -10,21 +10,29 @@ inconclusive, with the reason) -> fairness.json, fairness.csv and plots.
     write_outputs(result, "reports/fairness", table)
 """
 
-from segaudit.audit.fairness.analysis import analyse_grouping
-from segaudit.audit.fairness.audit import audit_fairness
-from segaudit.audit.fairness.config import FairnessConfig
-from segaudit.audit.fairness.outputs import fairness_json, write_outputs
-from segaudit.audit.fairness.result import (
-    Comparison,
-    FairnessResult,
-    GapResult,
-    GroupingResult,
-    GroupResult,
-    OmnibusResult,
-    TrendSummary,
-)
-from segaudit.audit.fairness.subgroups import Grouping, attribute_grouping, intersection_grouping
-from segaudit.audit.fairness.verdict import FAIL, INCONCLUSIVE, PASS
+from importlib import import_module
+from typing import Any
+
+from segaudit.audit.fairness.config import FairnessConfig  # light: the CLI reads its defaults for --help
+
+# Everything else on first use (PEP 562): the analysis pulls in scipy and pandas, which `segaudit --help` and the
+# settings of every command should not wait for.
+_LAZY = {
+    "analyse_grouping": "analysis", "audit_fairness": "audit", "fairness_json": "outputs", "write_outputs": "outputs",
+    "Comparison": "result", "FairnessResult": "result", "GapResult": "result", "GroupingResult": "result",
+    "GroupResult": "result", "OmnibusResult": "result", "TrendSummary": "result", "Grouping": "subgroups",
+    "attribute_grouping": "subgroups", "intersection_grouping": "subgroups", "FAIL": "verdict",
+    "INCONCLUSIVE": "verdict", "PASS": "verdict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f"segaudit.audit.fairness.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAIL",

@@ -11,10 +11,22 @@ epsilon lower bound), groups (per subgroup), risk (levels), result (privacy.json
 (log-log ROC).
 """
 
-from segaudit.audit.privacy.audit import run_privacy_audit
-from segaudit.audit.privacy.config import ATTACKS, PrivacyConfig, default_cache_dir
-from segaudit.audit.privacy.outputs import comparison_table, write_outputs
-from segaudit.audit.privacy.result import PrivacyResult
+from importlib import import_module
+from typing import Any
+
+from segaudit.audit.privacy.config import ATTACKS, PrivacyConfig, default_cache_dir  # light: for the CLI's help
+
+_LAZY = {"run_privacy_audit": "audit", "comparison_table": "outputs", "write_outputs": "outputs",
+         "PrivacyResult": "result"}
+
+
+def __getattr__(name: str) -> Any:  # the attacks pull in torch and scipy: loaded on first use (PEP 562)
+    if name in _LAZY:
+        value = getattr(import_module(f"segaudit.audit.privacy.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ATTACKS", "PrivacyConfig", "PrivacyResult", "comparison_table", "default_cache_dir",
            "run_privacy_audit", "write_outputs"]

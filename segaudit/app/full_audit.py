@@ -18,13 +18,13 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from segaudit.audit.fairness import FairnessConfig, audit_fairness
+from segaudit.app.audit_config import AuditConfig
+from segaudit.audit.fairness import audit_fairness
 from segaudit.audit.fairness import write_outputs as write_fairness
 from segaudit.audit.fairness.outputs import fairness_json
 from segaudit.audit.performance import performance_summary
@@ -40,24 +40,6 @@ PACKAGES = ("torch", "torchvision", "executorch", "torchao", "opacus", "numpy", 
 OUTPUTS = {"fairness": "fairness", "privacy": "privacy", "model_card": "model_card.md",
            "dataset_card": "dataset_card.md", "dataset_summary": "dataset_summary.json", "by_group": "by_group.json",
            "report": "report.html"}
-
-
-@dataclass
-class AuditConfig:
-    """What `segaudit audit` runs: the split, the fairness and privacy settings (privacy None: skipped), the card
-    facts (None: no model card), and how cards publish (draft marks gaps; groups below min_group are hidden)."""
-
-    split: str = "test"
-    fairness: FairnessConfig = field(default_factory=FairnessConfig)
-    privacy: Any = None  # audit.privacy.PrivacyConfig, or None to skip the privacy audit
-    facts: Path | None = None
-    dataset_facts: Path | None = None
-    templates: Path | None = None
-    draft: bool = False
-    card_min_group: int = 30
-    seed: int = 0
-    recipe: Path | None = None
-    report: bool = True
 
 
 def run_audit(model: str | Path, data: str | Path, out: str | Path, config: AuditConfig | None = None,

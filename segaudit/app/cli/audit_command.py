@@ -7,6 +7,23 @@ import shlex
 import sys
 from pathlib import Path
 
+from segaudit.app.audit_config import AuditConfig
+from segaudit.app.cli.settings import default, given
+from segaudit.audit.fairness.config import FairnessConfig
+from segaudit.audit.privacy.config import PrivacyConfig
+
+
+def _a(name: str) -> object:
+    return default(AuditConfig, name)
+
+
+def _f(name: str) -> object:
+    return default(FairnessConfig, name)
+
+
+def _p(name: str) -> object:
+    return default(PrivacyConfig, name)
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -29,29 +46,31 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "card is written")
     parser.add_argument("--dataset-facts", type=Path, default=None, metavar="F",
                         help="human-written dataset card facts (YAML, e.g. cards/synthetic-people.yaml)")
-    parser.add_argument("--split", default="test", help="split the fairness audit and performance use (test)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every bootstrap and of the shadow models")
+    parser.add_argument("--split", help=f"split the fairness audit and performance use ({_a('split')})")
+    parser.add_argument("--seed", type=int,
+                        help=f"seed of every bootstrap and of the shadow models ({_a('seed')})")
     fair = parser.add_argument_group(
         "fairness (see segaudit fairness --help; defaults: FairnessConfig's, or the policy's with --policy)")
     fair.add_argument("--policy", type=Path, default=None, metavar="TOML",
                       help="analyse with the gate policy's fairness margin, alpha and correction (its [fairness] "
                       "table), so `segaudit gate` with the same policy judges exactly what was computed; an "
                       "option given here overrides the policy")
-    fair.add_argument("--margin", type=float, default=None, help="largest fair shortfall, fraction (0.01)")
-    fair.add_argument("--alpha", type=float, default=None, help="error rate of the verdicts (0.05)")
-    fair.add_argument("--correction", choices=("holm", "bh"), default=None, help="holm (default) or bh")
-    fair.add_argument("--family", choices=("audit", "grouping"), default=None,
-                      help="fail tests corrected over the whole audit (default) or per attribute")
-    fair.add_argument("--bootstrap", type=int, default=None, help="resamples of the trends' bootstrap (2000)")
+    fair.add_argument("--margin", type=float, help=f"largest fair shortfall, fraction ({_f('margin')})")
+    fair.add_argument("--alpha", type=float, help=f"error rate of the verdicts ({_f('alpha')})")
+    fair.add_argument("--correction", choices=("holm", "bh"), help=f"holm or bh ({_f('correction')})")
+    fair.add_argument("--family", choices=("audit", "grouping"),
+                      help=f"fail tests corrected over the whole audit or per attribute ({_f('family')})")
+    fair.add_argument("--bootstrap", type=int, help=f"resamples of the trends' bootstrap ({_f('bootstrap')})")
     fair.add_argument("--intersections", default="", metavar="A:B,...",
                       help="attribute pairs to cross, e.g. skin_tone:body_shape")
-    fair.add_argument("--min-group-size", type=int, default=None,
-                      help="subjects (images without subject_id) a group needs to count towards a pass (30)")
+    fair.add_argument("--min-group-size", type=int,
+                      help="subjects (images without subject_id) a group needs to count towards a pass "
+                      f"({_f('min_group_size')})")
     priv = parser.add_argument_group("privacy (see segaudit privacy --help)")
     priv.add_argument("--no-privacy", action="store_true", help="skip the membership-inference audit")
-    priv.add_argument("--members-split", default="train")
-    priv.add_argument("--nonmembers-split", default="test")
-    priv.add_argument("--shadow-models", type=int, default=8, metavar="K")
+    priv.add_argument("--members-split", help=f"split the target was trained on ({_p('members_split')})")
+    priv.add_argument("--nonmembers-split", help=f"split it never saw ({_p('nonmembers_split')})")
+    priv.add_argument("--shadow-models", type=int, metavar="K", help=f"shadow models ({_p('shadow_models')})")
     priv.add_argument("--shadow-epochs", type=int, default=None, metavar="E",
                       help="override the recipe's epochs for shadows (cheaper, weaker attack; recorded)")
     priv.add_argument("--attacks", default=None, help="comma-separated attack names (default: all)")
@@ -63,30 +82,27 @@ def register(commands: argparse._SubParsersAction) -> None:
                       "(default: one per core)")
     card = parser.add_argument_group("cards")
     card.add_argument("--templates", type=Path, default=None, metavar="DIR", help="your own card templates")
-    card.add_argument("--card-min-group", type=int, default=30, metavar="N",
-                      help="groups smaller than N are suppressed in published cards (30)")
+    card.add_argument("--card-min-group", type=int, metavar="N",
+                      help=f"groups smaller than N are suppressed in published cards ({_a('card_min_group')})")
     card.add_argument("--no-report", action="store_true", help="skip report.html")
     parser.set_defaults(handler=run_audit_command)
 
 
 def run_audit_command(args: argparse.Namespace) -> int:
-    from segaudit.app.full_audit import AuditConfig, run_audit
-    from segaudit.audit.fairness import FairnessConfig
+    from segaudit.app.full_audit import run_audit
 
     pairs = tuple(tuple(p.split(":")) for p in args.intersections.split(",") if p.strip())
-    fairness = FairnessConfig(**fairness_settings(args), seed=args.seed, intersections=pairs)
+    seed = given(args, ("seed",))  # one seed for the audit, the fairness bootstrap and the shadows
+    fairness = FairnessConfig(**fairness_settings(args), **seed, intersections=pairs)
     privacy = None
     if not args.no_privacy:
-        from segaudit.audit.privacy import PrivacyConfig
-
         privacy = PrivacyConfig(
-            members_split=args.members_split, nonmembers_split=args.nonmembers_split,
-            attacks=tuple(a for a in args.attacks.split(",")) if args.attacks else None,
-            label_only=args.label_only, shadow_models=args.shadow_models, shadow_epochs=args.shadow_epochs,
-            seed=args.seed, cache_dir=args.cache, workers=args.workers)
-    config = AuditConfig(split=args.split, fairness=fairness, privacy=privacy, facts=args.card_facts,
-                         dataset_facts=args.dataset_facts, templates=args.templates, card_min_group=args.card_min_group,
-                         seed=args.seed, recipe=args.recipe, report=not args.no_report)
+            **given(args, ("members_split", "nonmembers_split", "shadow_models", "shadow_epochs", "workers")),
+            **seed, attacks=tuple(a for a in args.attacks.split(",")) if args.attacks else None,
+            label_only=args.label_only, cache_dir=args.cache)
+    config = AuditConfig(**given(args, ("split", "card_min_group")), **seed, fairness=fairness, privacy=privacy,
+                         facts=args.card_facts, dataset_facts=args.dataset_facts, templates=args.templates,
+                         recipe=args.recipe, report=not args.no_report)
     command = shlex.join(["segaudit", *getattr(args, "argv", sys.argv[1:])])
     audit = run_audit(args.model, args.data, args.out, config, command=command, progress=True)
     _summary(audit, args.out)

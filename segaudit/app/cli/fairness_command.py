@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segaudit.app.cli.settings import default, given
 from segaudit.app.cli.table import format_table
+from segaudit.audit.fairness.config import FairnessConfig
 from segaudit.core.errors import InputError
 
 DESCRIPTION = """\
@@ -50,6 +52,15 @@ examples:
       --correction bh --out reports/fairness-vendor"""
 
 
+# options whose default is FairnessConfig's (None here: given or not)
+OVERRIDES = ("metric", "margin", "alpha", "correction", "family", "permutations", "bootstrap", "seed", "workers",
+             "min_group_size", "min_test_size")
+
+
+def _d(name: str) -> object:
+    return default(FairnessConfig, name)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("fairness", help="per-subgroup metrics, tests and verdicts (fairness audit)",
                             description=DESCRIPTION, epilog=EPILOG,
@@ -63,38 +74,42 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="which images of the package to audit (default test)")
     source.add_argument("--batch-size", type=int, default=16, help="inference batch size for --model (16)")
     what = p.add_argument_group("what to audit")
-    what.add_argument("--metric", default="iou",
+    what.add_argument("--metric",
                       help="metric column: iou (person IoU, or mean over classes), dice, boundary_iou, "
-                      "pixel_accuracy or iou_<class> (default iou)")
+                      f"pixel_accuracy or iou_<class> (default {_d('metric')})")
     what.add_argument("--attributes", type=_names, default=None, metavar="A,B",
                       help="attributes to audit (default: all)")
     what.add_argument("--intersections", action="append", type=_pairs, default=[], metavar="A:B[,C:D]",
                       help="pairs of attributes whose cells are audited too (repeatable)")
-    what.add_argument("--min-group-size", type=int, default=30,
+    what.add_argument("--min-group-size", type=int,
                       help="subjects (images without subject_id) a group needs to count towards a pass; smaller "
-                      "groups make the attribute inconclusive (default 30)")
-    what.add_argument("--min-test-size", type=int, default=10,
-                      help="subjects a group needs to be tested for a shortfall at all (default 10)")
+                      f"groups make the attribute inconclusive (default {_d('min_group_size')})")
+    what.add_argument("--min-test-size", type=int,
+                      help="subjects a group needs to be tested for a shortfall at all "
+                      f"(default {_d('min_test_size')})")
     what.add_argument("--bins", action="append", type=_bins, default=[], metavar="ATTR=C1,C2,...|ATTR=qK",
                       help="bins of a continuous attribute: cut points, or K quantile bins (default q4)")
     stats = p.add_argument_group("statistics")
-    stats.add_argument("--margin", type=float, default=0.01,
-                       help="largest shortfall that still counts as fair, as a fraction (default 0.01 = 1 point)")
-    stats.add_argument("--alpha", type=float, default=0.05, help="error rate; CIs are 1 - alpha (default 0.05)")
-    stats.add_argument("--correction", choices=("holm", "bh"), default="holm",
-                       help="multiple comparisons over the fail tests: Holm (family-wise error, default) or "
-                       "Benjamini-Hochberg (false discovery rate)")
-    stats.add_argument("--family", choices=("audit", "grouping"), default="audit",
+    stats.add_argument("--margin", type=float,
+                       help="largest shortfall that still counts as fair, as a fraction (default "
+                       f"{_d('margin')} = {100 * _d('margin'):g} point)")
+    stats.add_argument("--alpha", type=float, help=f"error rate; CIs are 1 - alpha (default {_d('alpha')})")
+    stats.add_argument("--correction", choices=("holm", "bh"),
+                       help="multiple comparisons over the fail tests: holm (family-wise error) or bh "
+                       f"(Benjamini-Hochberg, false discovery rate); default {_d('correction')}")
+    stats.add_argument("--family", choices=("audit", "grouping"),
                        help="which tests are corrected together: every attribute and intersection of the audit "
-                       "(default; error control for the whole verdict) or each attribute on its own")
+                       "(audit: error control for the whole verdict) or each attribute on its own (grouping); "
+                       f"default {_d('family')}")
     stats.add_argument("--omnibus-permutation", action="store_true",
                        help="add a permutation test of the largest gap (slower: O(permutations x images))")
-    stats.add_argument("--permutations", type=int, default=2000, help="resamples of permutation tests (2000)")
-    stats.add_argument("--bootstrap", type=int, default=2000,
-                       help="resamples of the trends' paired bootstrap (default 2000)")
-    stats.add_argument("--seed", type=int, default=0, help="seed of every resampling and simulation (default 0)")
-    stats.add_argument("--workers", type=int, default=1,
-                       help="threads analysing attributes side by side; same results for any number (default 1)")
+    stats.add_argument("--permutations", type=int,
+                       help=f"resamples of permutation tests (default {_d('permutations')})")
+    stats.add_argument("--bootstrap", type=int,
+                       help=f"resamples of the trends' paired bootstrap (default {_d('bootstrap')})")
+    stats.add_argument("--seed", type=int, help=f"seed of every resampling and simulation (default {_d('seed')})")
+    stats.add_argument("--workers", type=int, help="threads analysing attributes side by side; same results for "
+                       f"any number (default {_d('workers')})")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True,
                      help="output folder (new, empty, or a previous fairness output, which is replaced)")
@@ -104,7 +119,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_fairness(args: argparse.Namespace) -> int:
     from segaudit.audit import metrics
-    from segaudit.audit.fairness import FairnessConfig, audit_fairness, write_outputs
+    from segaudit.audit.fairness import audit_fairness, write_outputs
     from segaudit.models.data import load_package
 
     spec, source = None, None
@@ -136,12 +151,9 @@ def run_fairness(args: argparse.Namespace) -> int:
         raise InputError("--data needs --model or --predictions (or use --table)", field="--data")
 
     config = FairnessConfig(
-        metric=args.metric, margin=args.margin, alpha=args.alpha, correction=args.correction,
-        family=args.family, bootstrap=args.bootstrap, seed=args.seed, attributes=args.attributes,
-        intersections=tuple(pair for group in args.intersections for pair in group),
-        min_group_size=args.min_group_size, min_test_size=args.min_test_size, bins=dict(args.bins),
-        omnibus_permutation=args.omnibus_permutation,
-        permutations=args.permutations, workers=args.workers)
+        **given(args, OVERRIDES), attributes=args.attributes,
+        intersections=tuple(pair for group in args.intersections for pair in group), bins=dict(args.bins),
+        omnibus_permutation=args.omnibus_permutation)
     result = audit_fairness(table, spec, config, source=source)
     write_outputs(result, args.out, table, plots=not args.no_plots)
     _print_summary(result)

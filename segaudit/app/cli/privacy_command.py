@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segaudit.app.cli.settings import default, given
 from segaudit.app.cli.table import format_table
+from segaudit.audit.privacy.config import PrivacyConfig
 from segaudit.core.errors import InputError
 
 DESCRIPTION = """\
@@ -52,6 +54,15 @@ examples:
       --compare dp-sgd=runs/sinet-dp --out reports/privacy"""
 
 
+# options whose default is PrivacyConfig's (None here: given or not)
+OVERRIDES = ("members_split", "nonmembers_split", "population_split", "shadow_models", "shadow_epochs",
+             "shadow_steps_per_epoch", "bootstrap", "confidence", "min_group", "seed", "workers")
+
+
+def _d(name: str) -> object:
+    return default(PrivacyConfig, name)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("privacy", help="membership-inference attacks, exposure and risk (privacy audit)",
                             description=DESCRIPTION, epilog=EPILOG,
@@ -62,16 +73,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--data", type=Path, required=True, help="dataset package folder")
     source.add_argument("--recipe", type=Path, default=None,
                         help="the target run's config.json, when it cannot be found from --model")
-    source.add_argument("--members-split", default="train", help="split the target was trained on (train)")
-    source.add_argument("--nonmembers-split", default="test", help="split it never saw (test)")
-    source.add_argument("--population-split", default="val",
-                        help="the attacker's other photos; 'none' for none (val)")
+    source.add_argument("--members-split", help=f"split the target was trained on ({_d('members_split')})")
+    source.add_argument("--nonmembers-split", help=f"split it never saw ({_d('nonmembers_split')})")
+    source.add_argument("--population-split",
+                        help=f"the attacker's other photos; 'none' for none ({_d('population_split')})")
     attack = p.add_argument_group("attacks")
     attack.add_argument("--attacks", type=_names, default=None, metavar="A,B",
                         help="attacks to run (default: all the access and --shadow-models allow)")
     attack.add_argument("--label-only", action="store_true",
                         help="the attacker sees only the predicted mask: run label-only attacks only")
-    attack.add_argument("--shadow-models", type=int, default=8, help="shadow models K (default 8; 0: none)")
+    attack.add_argument("--shadow-models", type=int,
+                        help=f"shadow models K (default {_d('shadow_models')}; 0: none)")
     attack.add_argument("--shadow-epochs", type=int, default=None,
                         help="override the recipe's epochs for shadows (cheaper, weaker attack; recorded)")
     attack.add_argument("--shadow-steps-per-epoch", type=int, default=None,
@@ -81,11 +93,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     attack.add_argument("--workers", type=int, default=None,
                         help="processes training shadows (default: min(K, cores)); results do not depend on it")
     stats = p.add_argument_group("statistics")
-    stats.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples of the AUC CI (1000)")
-    stats.add_argument("--confidence", type=float, default=0.95, help="CI and epsilon-bound confidence (0.95)")
-    stats.add_argument("--min-group", type=int, default=5,
-                       help="members and non-members a subgroup needs for its AUC (default 5)")
-    stats.add_argument("--seed", type=int, default=0, help="seed of shadows, splits and resampling (default 0)")
+    stats.add_argument("--bootstrap", type=int, help=f"bootstrap resamples of the AUC CI ({_d('bootstrap')})")
+    stats.add_argument("--confidence", type=float, help=f"CI and epsilon-bound confidence ({_d('confidence')})")
+    stats.add_argument("--min-group", type=int,
+                       help=f"members and non-members a subgroup needs for its AUC (default {_d('min_group')})")
+    stats.add_argument("--seed", type=int, help=f"seed of shadows, splits and resampling (default {_d('seed')})")
     out = p.add_argument_group("output")
     out.add_argument("--compare", action="append", type=_labelled, default=[], metavar="LABEL=MODEL",
                      help="also audit MODEL (same data and attacks) into comparison.csv (repeatable)")
@@ -96,15 +108,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_privacy(args: argparse.Namespace) -> int:
-    from segaudit.audit.privacy import PrivacyConfig, run_privacy_audit, write_outputs
+    from segaudit.audit.privacy import run_privacy_audit, write_outputs
 
-    population = None if args.population_split.lower() == "none" else args.population_split
-    config = PrivacyConfig(
-        members_split=args.members_split, nonmembers_split=args.nonmembers_split, population_split=population,
-        attacks=args.attacks, label_only=args.label_only, shadow_models=args.shadow_models,
-        shadow_epochs=args.shadow_epochs, shadow_steps_per_epoch=args.shadow_steps_per_epoch,
-        bootstrap=args.bootstrap, confidence=args.confidence, min_group=args.min_group, seed=args.seed,
-        workers=args.workers, cache_dir=args.cache)
+    config = privacy_config(args)
     labels = [label for label, _ in args.compare]
     if len(set(labels)) != len(labels) or "target" in labels:
         raise InputError(f"--compare labels must be unique and not 'target', got {labels}", field="--compare")
@@ -114,6 +120,14 @@ def run_privacy(args: argparse.Namespace) -> int:
     _print_summary(result, compared)
     print(f"wrote {args.out}/privacy.json, comparison.csv, scores.csv" + ("" if args.no_plots else ", roc.png"))
     return 0
+
+
+def privacy_config(args: argparse.Namespace) -> PrivacyConfig:
+    """PrivacyConfig's defaults with the options given on the command line on top."""
+    settings = given(args, OVERRIDES)
+    if str(settings.get("population_split", "")).lower() == "none":  # the word, not an option left out
+        settings["population_split"] = None
+    return PrivacyConfig(**settings, attacks=args.attacks, label_only=args.label_only, cache_dir=args.cache)
 
 
 def _print_summary(result, compared: dict) -> None:
