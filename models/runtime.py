@@ -130,6 +130,7 @@ class PteProgram:
         except (RuntimeError, ValueError, KeyError) as exc:  # the runtime's errors for programs it cannot load
             raise InputError(f"the ExecuTorch runtime cannot load this program: {exc}", path=path) from None
         self._program = program  # keeps the program alive as long as its method
+        _check_sidecar_matches_program(self._method.metadata, self.config, sidecar_path(path))
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         outputs = []
@@ -167,6 +168,25 @@ def read_pte_sidecar(pte: str | Path) -> dict[str, Any]:
 
     check_model_config(config, sidecar)
     return config
+
+
+def _check_sidecar_matches_program(meta: Any, config: dict[str, Any], sidecar: Path) -> None:
+    """The sidecar describes the program it sits beside: one input [batch_size, 3, image_size, image_size] and
+    logits [batch_size, num_classes, image_size, image_size]. A sidecar copied from another program would
+    otherwise feed the program wrong shapes (a runtime abort) or read its classes wrongly."""
+    size, batch, classes = config["image_size"], config["batch_size"], config["num_classes"]
+    if meta.num_inputs() != 1:
+        raise InputError(f"the program takes {meta.num_inputs()} inputs; a segmentation program takes one image "
+                         "batch", path=sidecar)
+    expected = {"input": (batch, 3, size, size), "output": (batch, classes, size, size)}
+    real = {"input": tuple(meta.input_tensor_meta(0).sizes()), "output": tuple(meta.output_tensor_meta(0).sizes())}
+    for what, shape in expected.items():
+        if real[what] != shape:
+            fields = "batch_size" if real[what][0] != shape[0] else ("num_classes" if what == "output"
+                                                                      and real[what][1] != shape[1] else "image_size")
+            raise InputError(f"does not describe its program: the program's {what} is {list(real[what])}, the "
+                             f"sidecar says {list(shape)} (batch_size, channels, image_size, image_size)",
+                             path=sidecar, field=fields)
 
 
 def _check_program_file(path: Path, config: dict[str, Any]) -> None:

@@ -165,6 +165,23 @@ def test_sidecar_fields_are_checked(tmp_path: Path, artifacts: dict[str, Path]) 
         Segmenter(pte)
 
 
+@pytest.mark.parametrize(("override", "field", "program_says"), [
+    ({"batch_size": 1}, "batch_size", f"[{PROGRAM_BATCH}, 3, {SIZE}, {SIZE}]"),
+    ({"image_size": 64}, "image_size", f"[{PROGRAM_BATCH}, 3, {SIZE}, {SIZE}]"),
+    ({"num_classes": 3, "classes": {"0": "background", "1": "person", "2": "bag"}}, "num_classes",
+     f"[{PROGRAM_BATCH}, 2, {SIZE}, {SIZE}]"),
+])
+def test_a_sidecar_that_does_not_describe_its_program_is_refused(tmp_path: Path, artifacts: dict[str, Path],
+                                                                 override: dict, field: str,
+                                                                 program_says: str) -> None:
+    pte = tmp_path / "model.pte"
+    pte.write_bytes(artifacts["pte"].read_bytes())
+    _write_sidecar(pte, **override)  # valid on its own: only the program can tell it is wrong
+    with pytest.raises(InputError, match="does not describe its program") as error:
+        Segmenter(pte)
+    assert f"field '{field}'" in str(error.value) and program_says in str(error.value)
+
+
 @pytest.mark.parametrize("kind", ["missing", "truncated", "foreign"])
 def test_bad_program_exits_with_code_2_through_the_cli(tmp_path: Path, artifacts: dict[str, Path], kind: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
