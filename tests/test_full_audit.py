@@ -53,7 +53,10 @@ def test_audit_writes_every_block_and_output(trained: tuple[Path, Path], tmp_pat
     manifest = pd.read_csv(data / "manifest.csv", keep_default_na=False)
     expected = manifest[manifest["split"] == "test"]["tone"].replace("", "unknown").value_counts().to_dict()
     assert audit["dataset"]["attributes"]["tone"]["counts"]["test"] == expected
-    assert 0 <= audit["performance"]["miou_ci"][0] <= audit["performance"]["miou"] <= audit["performance"]["miou_ci"][1]
+    table = pd.read_csv(out / "fairness" / "table.csv")  # the dataset mIoU, recomputed from the pixel counts
+    ious = [table[f"intersection_{c}"].sum() / table[f"union_{c}"].sum() for c in ("background", "person")]
+    assert audit["performance"]["miou"] == pytest.approx(sum(ious) / 2, abs=1e-12)
+    assert audit["performance"]["miou_ci"][0] <= audit["performance"]["miou"] <= audit["performance"]["miou_ci"][1]
     assert set(audit["fairness"]["attributes"]) == {"tone", "height_cm"}
     assert audit["privacy"]["members"] == 12 and audit["privacy"]["nonmembers"] == 12
     assert {a["name"] for a in audit["privacy"]["attacks"]} == {"loss", "lira-offline", "label-only"}

@@ -55,7 +55,7 @@ def test_overfit_target_is_exposed(overfit) -> None:
     lira = result.attack("lira-online")
     assert lira.auc >= 0.8, lira
     assert lira.tpr_at_fpr["0.01"] >= 0.1  # chance is 1 %; 16 non-members: the TPR at zero false positives
-    assert lira.auc_ci[0] > 0.5 and result.risk_level in ("low", "medium", "high")
+    assert lira.auc_ci[0] > 0.5 and result.risk_level != "none"
     assert [a.name for a in result.attacks] == ["loss", "population", "lira-offline", "lira-online", "rmia",
                                                 "loss-map-cnn", "label-only"]
 

@@ -203,7 +203,7 @@ def test_cli_qat_writes_program_sidecar_and_report(tmp_path: Path, package: Path
     assert report["pte_bytes"] == pte.stat().st_size == sidecar["pte_bytes"]
     assert report["pte_sha256"] == sha256_file(pte) == sidecar["pte_sha256"]
     assert report["float_weights_bytes"] == (run / "best" / "model.safetensors").stat().st_size
-    assert 0.0 <= report["miou_pte"] <= 1.0 and abs(report["miou_pte"] - report["miou_int8"]) < 0.02
+    assert report["miou_pte"] > 0.6 and abs(report["miou_pte"] - report["miou_int8"]) < 0.02  # learned blobs
     assert report["latency_pte"]["runs"] == 2 and report["latency_pte"]["median_ms"] > 0
     assert sidecar["image_size"] == SIZE and sidecar["classes"] == {"0": "background", "1": "person"}
     assert not list(run.glob(".quantize-*")) and not list(run.glob(".*.tmp-*"))  # no staging left behind
