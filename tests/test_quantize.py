@@ -206,7 +206,7 @@ def test_cli_qat_writes_program_sidecar_and_report(tmp_path: Path, package: Path
     assert report["miou_pte"] > 0.6 and abs(report["miou_pte"] - report["miou_int8"]) < 0.02  # learned blobs
     assert report["latency_pte"]["runs"] == 2 and report["latency_pte"]["median_ms"] > 0
     assert sidecar["image_size"] == SIZE and sidecar["classes"] == {"0": "background", "1": "person"}
-    assert not list(run.glob(".quantize-*")) and not list(run.glob(".*.tmp-*"))  # no staging left behind
+    assert not list(run.glob(".model.pte.staging-*")) and not list(run.glob(".*.tmp-*"))  # no staging left
 
     segmenter = Segmenter(pte)
     masks = segmenter.predict_mask([np.zeros((30, 50, 3), dtype=np.uint8), np.zeros((70, 40, 3), np.uint8)])

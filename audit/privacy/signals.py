@@ -66,10 +66,10 @@ class Signals:
 
     def save(self, path: Path) -> None:
         arrays = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as handle:
+        from segaudit.core.atomic import atomic_file
+
+        with atomic_file(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> Signals:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from segaudit.core import checks
+from segaudit.core.atomic import recover_leftovers, staging_prefix
 from segaudit.core.errors import InputError
 from segaudit.models.checkpoint import WEIGHTS_FILE, load_checkpoint, read_checkpoint_config, sha256_file
 from segaudit.models.data.package import DatasetPackage, load_package
@@ -116,8 +118,8 @@ def quantize_run(run_dir: str | Path, data_dir: str | Path, config: QuantizeConf
         raise InputError(f"model {name!r} cannot be exported to an ExecuTorch program: {exc}",
                          field="model") from exc
 
-    staging = run_dir / f".quantize-{os.getpid()}"
-    staging.mkdir(parents=True, exist_ok=True)
+    recover_leftovers(run_dir / PTE_FILE)  # the staging of a quantize run killed before it could clean up
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(run_dir / PTE_FILE, "staging"), dir=run_dir))
     try:
         pte_path = staging / PTE_FILE
         pte_path.write_bytes(buffer)
