@@ -69,3 +69,24 @@ def test_staging_is_removed_when_the_block_raises(tmp_path: Path) -> None:
     except KeyboardInterrupt:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_unwinds_like_ctrl_c_leaving_the_previous_output_and_no_staging(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "people"
+    segaudit = [sys.executable, "-m", "segaudit", "data", "synth", "--out", str(out), "--size", "64",
+                "--workers", "1"]
+    assert subprocess.run([*segaudit, "--n", "6"], capture_output=True).returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    running = subprocess.Popen([*segaudit, "--n", "5000", "--overwrite"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".people.tmp-*/images/*.png")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running.send_signal(signal.SIGTERM)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 143, err
+    assert "terminated; nothing half-written was kept" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["people"]  # the staging went with it
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -1,15 +1,19 @@
 """Entry point of `segaudit`: builds the parser from each command group and maps errors to exit codes.
 
 Exit codes: 0 success, 1 gate failed, 2 bad input or usage (the message names the file, row or field),
-3 internal error (a bug: one line on the console, the traceback in a log file), 130 interrupted.
+3 internal error (a bug: one line on the console, the traceback in a log file), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM). Both interruptions unwind like Ctrl-C, so every staged output is removed on the way.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -32,6 +36,28 @@ from segaudit.core.errors import InputError
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds like Ctrl-C and staging is cleaned up (by default
+    SIGTERM ends the process on the spot, leaving staged files behind)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s")
     try:
-        return int(args.handler(args) or 0)
+        with _sigterm_unwinds():
+            return int(args.handler(args) or 0)
     except InputError as error:
         print(f"segaudit: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -73,9 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _internal_error(args.argv, error)
         print(f"segaudit: error: {error.filename}: {error.strerror or error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("segaudit: interrupted; nothing half-written was kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interruption:
+        how = "terminated" if isinstance(interruption, Terminated) else "interrupted"
+        print(f"segaudit: {how}; nothing half-written was kept", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(interruption, Terminated) else EXIT_INTERRUPTED
     except Exception as error:  # a bug, not the user's input: one line here, the details in a log
         return _internal_error(args.argv, error)
 
