@@ -269,6 +269,20 @@ def test_derive_in_place_is_idempotent_and_leaves_no_temporaries(tmp_path: Path)
     load_package(package, verify=True)
 
 
+def test_derive_removes_what_a_killed_derive_left_inside_the_package(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    package = write_tones_package(tmp_path / "pkg")
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    leftover = package / f".dataset.yaml.staging-{dead}-x1"
+    leftover.mkdir()
+    (leftover / "manifest.csv").write_text("half")
+    derive_attributes(package)
+    assert not leftover.exists() and not list(package.glob(".dataset.yaml.*"))
+
+
 def test_derive_repairs_a_manifest_left_with_undeclared_derived_columns(tmp_path: Path) -> None:
     """A crash between the two renames leaves the new manifest with the old spec; a re-run fixes it."""
     package = write_tones_package(tmp_path / "pkg")

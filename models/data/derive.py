@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import ndimage
 from skimage.color import rgb2lab
 
-from segaudit.core.atomic import staged_folder
+from segaudit.core.atomic import recover_leftovers, staged_folder, staging_prefix
 from segaudit.core.errors import InputError
 from segaudit.models.data.package import PARQUET_MANIFEST, DatasetPackage, load_package
 from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, AttributeSpec, DatasetSpec, load_spec
@@ -358,7 +358,8 @@ def _write_and_load(parent: Path, spec: DatasetSpec, manifest: pd.DataFrame, man
     Problems are reported against `real_root` (the package they belong to), not the scratch folder. The
     caller removes the folder (`package.root`) when done with it.
     """
-    folder = Path(tempfile.mkdtemp(prefix=".derive-", dir=parent))
+    recover_leftovers(parent / SPEC_FILE)  # what a derive killed mid-way left in this package
+    folder = Path(tempfile.mkdtemp(prefix=staging_prefix(parent / SPEC_FILE, "staging"), dir=parent))
     try:
         (folder / SPEC_FILE).write_text(spec.to_yaml(), encoding="utf-8")
         if manifest_name == MANIFEST_FILE:
@@ -398,7 +399,7 @@ def _write_copy(source: Path, out: Path, spec: DatasetSpec, manifest: pd.DataFra
     if out.resolve().is_relative_to(source.resolve()):
         raise InputError("the output folder must not be inside the package", path=out)
     with staged_folder(out) as staging:
-        shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".derive-*"))
+        shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(f".{SPEC_FILE}.*"))
         _update_in_place(staging, spec, manifest, manifest_name)
     return out
 
