@@ -90,3 +90,21 @@ def test_sigterm_unwinds_like_ctrl_c_leaving_the_previous_output_and_no_staging(
     assert "terminated; nothing half-written was kept" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["people"]  # the staging went with it
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_forked_child_still_ends_on_sigterm_as_usual() -> None:
+    """Pool workers forked while the command runs inherit its SIGTERM handler: they must end as SIGTERM ends a
+    process, not unwind (Pool.terminate signals them while they may hold a lock their siblings share)."""
+    import multiprocessing
+    import signal
+    import time
+
+    from segaudit.app.cli.main import _sigterm_unwinds
+
+    with _sigterm_unwinds():
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+        child.start()
+        time.sleep(0.3)
+        child.terminate()
+        child.join(10)
+    assert child.exitcode == -signal.SIGTERM

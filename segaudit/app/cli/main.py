@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -44,8 +45,14 @@ class Terminated(KeyboardInterrupt):
     SIGTERM ends the process on the spot, leaving staged files behind)."""
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
+def _terminated_in(pid: int):  # noqa: ANN202
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != pid:  # a forked child (a pool worker) inherited the handler: end as SIGTERM would,
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not unwind while it may hold a lock shared with
+            os.kill(os.getpid(), signal.SIGTERM)  # its siblings (Pool.terminate sends SIGTERM to its workers)
+            return
+        raise Terminated()
+    return handler
 
 
 @contextlib.contextmanager
@@ -53,7 +60,7 @@ def _sigterm_unwinds():
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _terminated_in(os.getpid()))
     try:
         yield
     finally:
