@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from segaudit.app.cli.main import main
@@ -82,6 +83,16 @@ def test_privacy_json_has_the_issue_schema_and_per_group_results(overfit, tmp_pa
     assert all(r["auc"] is None for rows in data["by_group"].values() for r in rows if r["insufficient"])
     for name in ("roc.png", "comparison.csv", "scores.csv"):
         assert (out / name).stat().st_size > 0
+    # privacy.json can be reproduced from scores.csv: the scores are written at full precision
+    from sklearn.metrics import roc_auc_score
+
+    from segaudit.audit.privacy.metrics import auc
+
+    scores = pd.read_csv(out / "scores.csv")
+    for attack in data["attacks"]:
+        assert scores[attack["name"]].tolist() == result.attack(attack["name"]).scores.astype(float).tolist()
+        assert auc(scores[attack["name"]].to_numpy(), scores["member"].to_numpy() == 1) == attack["auc"]
+        assert roc_auc_score(scores["member"], scores[attack["name"]]) == pytest.approx(attack["auc"], abs=1e-12)
     header = (out / "comparison.csv").read_text().splitlines()[0]
     assert header.startswith("model,format,artifact,dp_epsilon,attack,auc")
 

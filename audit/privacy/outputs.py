@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from segaudit.audit.privacy.result import PrivacyResult
@@ -41,8 +42,10 @@ def write_outputs(result: PrivacyResult, out: str | Path, compared: dict[str, Pr
                                                                      lineterminator="\n")
         scores = pd.DataFrame({"id": result.ids, "member": result.member.astype(int)})
         for attack in result.attacks:
-            scores[attack.name] = attack.scores
-        scores.to_csv(tmp / SCORES_FILE, index=False, lineterminator="\n", float_format="%.8g")
+            scores[attack.name] = np.asarray(attack.scores, dtype=np.float64)  # float32 would print rounded
+        # every digit (pandas writes floats so that they read back to the same double): privacy.json's AUCs and
+        # rates can be recomputed from scores.csv exactly
+        scores.to_csv(tmp / SCORES_FILE, index=False, lineterminator="\n")
         if plots:
             from segaudit.audit.privacy.plots import plot_roc
 
