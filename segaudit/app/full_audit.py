@@ -28,7 +28,7 @@ from segaudit.audit.fairness import audit_fairness
 from segaudit.audit.fairness import write_outputs as write_fairness
 from segaudit.audit.fairness.outputs import fairness_json
 from segaudit.audit.performance import performance_summary
-from segaudit.core.atomic import staged_folder
+from segaudit.core.atomic import json_text, staged_folder
 from segaudit.core.audit_file import SCHEMA_VERSION
 from segaudit.core.errors import InputError
 from segaudit.models.data.package import DatasetPackage, load_package
@@ -102,7 +102,7 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
         seconds["cards"] = time.perf_counter() - step
         seconds["total"] = time.perf_counter() - clock
         audit["provenance"]["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
-        _write_json(staging / AUDIT_FILE, audit)
+        (staging / AUDIT_FILE).write_text(json_text(audit), encoding="utf-8")  # checked above; only seconds changed
     log.info("wrote %s", out / AUDIT_FILE)
     return audit
 
@@ -215,7 +215,7 @@ def _write_cards(folder: Path, audit: dict[str, Any], package: DatasetPackage, f
     """Model card (a draft with its gaps marked when facts are missing), dataset card, report.html."""
     from segaudit.cards.dataset_card import dataset_summary
     from segaudit.cards.outputs import write_dataset_card, write_model_card, write_report
-    from segaudit.core.atomic import json_text, write_atomic
+    from segaudit.core.atomic import write_atomic
 
     if facts is not None and config.facts is not None:
         write_model_card(audit, config.facts, folder / OUTPUTS["model_card"],
@@ -261,10 +261,6 @@ def _check_contract(audit: dict[str, Any]) -> None:
         raise RuntimeError(f"segaudit built an audit.json that breaks its schema at {errors[0][0] or 'the top'}: "
                            f"{errors[0][1]}")
 
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    _check_contract(value)
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def _now() -> str:
