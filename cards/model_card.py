@@ -16,11 +16,11 @@ from segaudit.cards.facts import check_facts, complete_facts, require_complete
 from segaudit.cards.front_matter import front_matter, model_metadata
 from segaudit.cards.results import (
     artifact_description,
-    attack_label,
     fairness_groups,
     fairness_rows,
     mebibytes,
     most_exposed,
+    privacy_attacks,
     privacy_groups,
 )
 from segaudit.cards.schemas import MODEL_FACTS
@@ -70,7 +70,7 @@ def model_card_context(audit: dict[str, Any], facts: dict[str, Any], min_group_s
         "fairness_groups": fairness_groups(audit["fairness"], min_group_size),
         "membership_statement": membership_statement(audit, date),
         "fairness_statement": fairness_statement(audit, date, min_group_size),
-        "attacks": [{**a, "label": attack_label(a["name"])} for a in (privacy or {}).get("attacks", [])],
+        "attacks": privacy_attacks(privacy),
         "privacy_groups": privacy_groups(privacy, min_group_size),
         "most_exposed": most_exposed(privacy, min_group_size),
         "quantization": _quantization_view(quantization),

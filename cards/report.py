@@ -18,7 +18,13 @@ from typing import Any
 
 from segaudit.cards.charts import interval_plot
 from segaudit.cards.environment import make_environment, render
-from segaudit.cards.results import artifact_description, attack_label, fairness_rows, strongest_attack
+from segaudit.cards.results import (
+    artifact_description,
+    attack_label,
+    fairness_rows,
+    privacy_attacks,
+    strongest_attack,
+)
 from segaudit.cards.statements import fairness_statement, membership_statement
 from segaudit.core.audit_file import audit_date, load_audit
 from segaudit.core.errors import InputError
@@ -85,7 +91,7 @@ def report_context(audit: dict[str, Any], audit_dir: Path, min_group_size: int =
         "fairness_statement": fairness_statement(audit, date, min_group_size),
         "membership_statement": membership_statement(audit, date),
         "privacy": privacy,
-        "attacks": [{**a, "label": attack_label(a["name"])} for a in (privacy or {}).get("attacks", [])],
+        "attacks": privacy_attacks(privacy),
         "strongest": strongest_attack(privacy)["name"] if privacy and privacy.get("attacks") else None,
         "roc": _file_uri(privacy_dir / "roc.png") if privacy else None,
         "exposure": _exposure_plots(privacy),

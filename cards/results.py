@@ -78,6 +78,14 @@ def fairness_groups(fairness: dict[str, Any], min_group_size: int, scope: str = 
             for name, grouping in fairness.get(scope, {}).items()}
 
 
+def privacy_attacks(privacy: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The attacks as a card lists them: label, and the level the rating gave each ("not rated" when it was left
+    out, e.g. a loss-map CNN that learned nothing; absent in audits made before the rating was a test)."""
+    levels = {a["name"]: a["level"] for a in ((privacy or {}).get("rating") or {}).get("attacks", [])}
+    return [{**a, "label": attack_label(a["name"]), "rated_level": levels.get(a["name"], "not rated")}
+            for a in (privacy or {}).get("attacks", [])]
+
+
 def strongest_attack(privacy: dict[str, Any]) -> dict[str, Any]:
     """The attack with the highest TPR at 1 % FPR (then the highest AUC): the one a risk statement cites."""
     return max(privacy["attacks"], key=lambda a: ((a.get("tpr_at_fpr") or {}).get("0.01") or 0.0, a["auc"] or 0.0))
@@ -93,11 +101,17 @@ def privacy_groups(privacy: dict[str, Any] | None, min_group_size: int) -> dict[
 
 
 def most_exposed(privacy: dict[str, Any] | None, min_group_size: int) -> dict[str, Any] | None:
-    """The published group with the highest membership-inference AUC, with its attribute."""
+    """The published group with the highest membership-inference AUC among the attributes whose groups differ
+    (Cochran's Q, Holm-adjusted, in privacy.json's group_differences); None when no test shows a difference: the
+    maximum of many cells is not a finding."""
+    differing = {(d["attribute"], d["attack"]) for d in
+                 ((privacy or {}).get("group_differences") or {}).get("differences", []) if d.get("differs")}
     best = None
     for name, groups in privacy_groups(privacy, min_group_size).items():
         for g in groups:
-            if not g["suppressed"] and g.get("auc") is not None and (best is None or g["auc"] > best["auc"]):
+            if (name, g.get("attack")) not in differing or g["suppressed"] or g.get("auc") is None:
+                continue
+            if best is None or g["auc"] > best["auc"]:
                 best = {"attribute": name, **g}
     return best
 

@@ -32,7 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def audit_args(data: Path, run: Path, out: Path, *extra: str) -> list[str]:
     return ["audit", "--model", str(run / "best"), "--data", str(data), "--out", str(out), "--bootstrap", "200",
             "--card-facts", str(REPO / "cards" / "alisnet.yaml"), "--min-group-size", "5", "--card-min-group", "5",
-            "--shadow-models", "2", "--attacks", "loss,lira-offline,label-only", "--cache", str(out.parent / "cache"),
+            "--shadow-models", "2", "--attacks", "loss,rmia,label-only", "--cache", str(out.parent / "cache"),
             "--workers", "1", *extra]
 
 
@@ -59,7 +59,7 @@ def test_audit_writes_every_block_and_output(trained: tuple[Path, Path], tmp_pat
     assert audit["performance"]["miou_ci"][0] <= audit["performance"]["miou"] <= audit["performance"]["miou_ci"][1]
     assert set(audit["fairness"]["attributes"]) == {"tone", "height_cm"}
     assert audit["privacy"]["members"] == 12 and audit["privacy"]["nonmembers"] == 12
-    assert {a["name"] for a in audit["privacy"]["attacks"]} == {"loss", "lira-offline", "label-only"}
+    assert {a["name"] for a in audit["privacy"]["attacks"]} == {"loss", "rmia", "label-only"}
     assert audit["card"]["complete"] is True
     assert audit["provenance"]["packages"]["torch"] and audit["provenance"]["command"].startswith("segaudit audit")
     for relative in audit["outputs"].values():

@@ -11,7 +11,7 @@ from segaudit.audit.privacy.attacks import AttackData, run_attack
 from segaudit.audit.privacy.attacks.lira import image_logit
 from segaudit.audit.privacy.attacks.rmia import rmia_scores
 from segaudit.audit.privacy.config import PrivacyConfig
-from segaudit.audit.privacy.risk import attack_level, risk_level
+from segaudit.audit.privacy.loo import leave_one_out, references_of
 from segaudit.audit.privacy.shadows import plan_shadows
 from segaudit.audit.privacy.signals import LABEL_AUGMENTATIONS, Signals, compute_signals, label_augmentations
 from segaudit.core.errors import InputError
@@ -52,7 +52,8 @@ def _world(seed: int = 0, effect: float = 1.0) -> tuple[AttackData, np.ndarray]:
     return data, member
 
 
-@pytest.mark.parametrize("name", ["lira-offline", "lira-online", "rmia", "loss-map-cnn", "label-only"])
+@pytest.mark.parametrize("name", ["lira-offline", "lira-online", "rmia", "rmia-online", "loss-map-cnn",
+                                  "label-only"])
 def test_shadow_attacks_see_through_per_image_difficulty(name: str) -> None:
     data, member = _world()
     scores = run_attack(name, data, PrivacyConfig(cnn_epochs=15)).scores
@@ -80,7 +81,7 @@ def test_attacks_do_not_depend_on_the_order_of_images() -> None:
     shuffled = AttackData(target=data.target.take(order), target_population=data.target_population,
                           shadows=[s.take(order) for s in data.shadows], shadows_population=data.shadows_population,
                           inclusion=data.inclusion[:, order], seed=data.seed)
-    for name in ("lira-online", "lira-offline", "rmia", "label-only"):
+    for name in ("lira-online", "lira-offline", "rmia", "rmia-online", "label-only"):
         a = run_attack(name, data, PrivacyConfig()).scores
         b = run_attack(name, shuffled, PrivacyConfig()).scores
         np.testing.assert_allclose(a[order], b, err_msg=name)
@@ -170,24 +171,15 @@ def test_label_augmentations_shift_masks_with_images_and_ignore_what_enters() ->
     assert signals.label_iou.shape == (1, len(LABEL_AUGMENTATIONS)) and signals.conf is None
 
 
-def test_risk_levels_follow_the_documented_thresholds() -> None:
-    assert attack_level(0.80, 0.0, 50) == "high"
-    assert attack_level(0.55, 0.25, 1000) == "high"
-    assert attack_level(0.55, 0.25, 50) == "low"  # 50 non-members cannot resolve 1 % FPR: the AUC decides
-    assert attack_level(0.62, 0.0, 1000) == "medium"
-    assert attack_level(0.50, 0.0, 1000) == "none" and attack_level(0.45, 0.03, 1000) == "low"
-    attacks = [{"name": "loss", "auc": 0.52, "auc_ci": [0.47, 0.57], "tpr_at_fpr": {"0.01": 0.01}},
-               {"name": "lira-online", "auc": 0.7, "auc_ci": [0.65, 0.75], "tpr_at_fpr": {"0.01": 0.04}}]
-    level, reason = risk_level(attacks, 500)
-    assert level == "medium" and "lira-online" in reason
-    assert risk_level(attacks[:1], 500)[0] == "none"
-
-
 @pytest.mark.parametrize("kwargs, field", [
     ({"attacks": ("lira", "loss")}, "attacks"),
     ({"members_split": "test"}, "nonmembers_split"),
     ({"label_only": True, "attacks": ("loss",)}, "attacks"),
     ({"shadow_models": 1, "attacks": ("lira-online",)}, "shadow_models"),
+    ({"shadow_models": 2, "attacks": ("lira-offline",)}, "shadow_models"),  # LiRA needs K >= 4
+    ({"shadow_models": 3, "attacks": ("rmia", "lira-online")}, "shadow_models"),
+    ({"alpha": 0.0}, "alpha"),
+    ({"balance": "yes"}, "balance"),
     ({"bootstrap": 10}, "bootstrap"),
 ])
 def test_bad_settings_name_their_field(kwargs: dict, field: str) -> None:
@@ -199,4 +191,43 @@ def test_bad_settings_name_their_field(kwargs: dict, field: str) -> None:
 def test_default_attacks_follow_access_and_shadows() -> None:
     assert PrivacyConfig(shadow_models=0).selected_attacks() == ("loss", "population", "label-only")
     assert PrivacyConfig(label_only=True).selected_attacks() == ("label-only",)
-    assert len(PrivacyConfig().selected_attacks()) == 7
+    assert PrivacyConfig().selected_attacks() == ("loss", "population", "lira-offline", "lira-online", "rmia",
+                                                  "rmia-online", "loss-map-cnn", "label-only")
+    # K = 2 leaves LiRA one in and one out model per image: no variance to fit, so it is not run
+    assert PrivacyConfig(shadow_models=2).selected_attacks() == ("loss", "population", "rmia", "rmia-online",
+                                                                 "loss-map-cnn", "label-only")
+
+
+def test_leave_one_shadow_out_uses_every_shadow_as_a_target() -> None:
+    data, member = _world(seed=4)
+    loo = leave_one_out(data, ["loss", "rmia", "lira-online"], PrivacyConfig(), member, np.ones(P, bool))
+    by_name = {row["name"]: row for row in loo["attacks"]}
+    assert by_name["rmia"]["trials"] == K * P and by_name["rmia"]["nonmembers"] == K * P // 2
+    assert by_name["rmia"]["auc"] > 0.9 and by_name["lira-online"]["auc"] > 0.9  # calibrated: membership shows
+    assert references_of(0, K) == [2, 3, 4, 5, 6, 7] and references_of(5, K) == [0, 1, 2, 3, 6, 7]
+    # null control: images shadow k never saw, labelled by the real target's membership: nothing to find
+    for row in loo["null_control"]:
+        low, high = row["raw"]["auc_ci"]
+        assert low <= 0.5 <= high or abs(row["raw"]["auc"] - 0.5) < 0.1, row["name"]
+    # LiRA needs 4 references; with K = 4 leave-one-out leaves 2, so it is skipped, not run on 2
+    small = AttackData(target=data.target, target_population=data.target_population, shadows=data.shadows[:4],
+                       shadows_population=data.shadows_population[:4], inclusion=data.inclusion[:4], seed=0)
+    skipped = leave_one_out(small, ["lira-online", "rmia"], PrivacyConfig(shadow_models=4), member,
+                            np.ones(P, bool))
+    assert [r["name"] for r in skipped["attacks"]] == ["rmia"] and "lira-online" in skipped["skipped"][0]
+
+
+def test_online_rmia_averages_the_in_and_out_references() -> None:
+    data, member = _world(seed=5)
+    online = run_attack("rmia-online", data, PrivacyConfig())
+    assert online.params["online"] and metrics.auc(online.scores, member) > 0.9
+
+
+def test_a_loss_map_cnn_that_learns_nothing_is_left_out_of_the_rating() -> None:
+    data, _ = _world(seed=6)
+    # labels that have nothing to do with the maps: another plan's inclusion
+    data.inclusion = plan_shadows(P, K, seed=99)
+    output = run_attack("loss-map-cnn", data, PrivacyConfig())
+    assert output.params["learned"] is False and "left out of the rating" in output.notes[0]
+    assert output.params["validation_maps"] == K * (P // 5)
+    assert output.params["best_epoch"] < output.params["epochs_run"]  # stopped early on the validation loss

@@ -1,5 +1,6 @@
 """A DP-SGD target (epsilon <= 8) is not exposed: every shadow-calibrated attack's AUC CI reaches 0.5 or lies
-within 0.45-0.6, and the audit rates the risk "none". Same people and recipe as test_privacy_audit.py."""
+within 0.45-0.6, and the audit shows no leak (rated "inconclusive": 16 + 16 images cannot rule one out).
+Same people and recipe as test_privacy_audit.py."""
 
 from __future__ import annotations
 
@@ -40,4 +41,7 @@ def test_dp_sgd_target_is_not_exposed(people: Path, tmp_path: Path) -> None:
     for attack in result.attacks:
         low, high = attack.auc_ci
         assert low <= 0.5 <= high or (low >= 0.45 and high <= 0.6), attack.name
-    assert result.risk_level == "none"
+    # no attack shows membership; 16 + 16 images cannot rule out a leak of practical size either, so the
+    # honest rating is "inconclusive" (it would be "none" only with an audit large enough to show it)
+    assert result.risk_level == "inconclusive", result.risk_reason
+    assert result.rating["detectable_auc"] > 0.75

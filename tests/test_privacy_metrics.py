@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
 from segaudit.audit.privacy import metrics
-from segaudit.audit.stats import clopper_pearson
 
 
 def _scores(seed: int, n1: int = 60, n0: int = 90, shift: float = 0.8, ties: bool = False):
@@ -76,30 +74,6 @@ def test_bootstrap_auc_matches_a_plain_loop_with_the_same_draws(ties: bool) -> N
     expected = np.quantile(values, [0.05, 0.95])
     assert (low, high) == pytest.approx(tuple(expected), abs=1e-12)
     assert low < metrics.auc(scores, member) < high
-
-
-def test_epsilon_from_rates_is_the_dp_hypothesis_testing_bound() -> None:
-    # (eps, 0)-DP forces FPR + e^eps FNR >= 1 and FNR + e^eps FPR >= 1
-    assert metrics.epsilon_from_rates(0.01, 0.5) == pytest.approx(np.log(0.5 / 0.01))
-    assert metrics.epsilon_from_rates(0.5, 0.01) == pytest.approx(np.log(0.5 / 0.01))
-    assert metrics.epsilon_from_rates(0.5, 0.5) == 0.0
-    assert metrics.epsilon_from_rates(0.01, 0.5, delta=0.1) == pytest.approx(np.log(0.4 / 0.01))
-
-
-def test_epsilon_lower_bound_uses_a_held_out_half() -> None:
-    scores, member = _scores(5, n1=1000, n0=1000, shift=4.0)
-    bound = metrics.epsilon_lower_bound(scores, member, confidence=0.95, seed=0)
-    assert bound.members == 500 and bound.nonmembers == 500
-    fpr_u = stats.binomtest(bound.false_positives, 500, alternative="less").proportion_ci(0.975, "exact").high
-    fnr_u = stats.binomtest(bound.false_negatives, 500, alternative="less").proportion_ci(0.975, "exact").high
-    assert (bound.fpr_upper, bound.fnr_upper) == pytest.approx((fpr_u, fnr_u), rel=1e-9)
-    assert [bound.fpr_upper, bound.fnr_upper] == clopper_pearson([bound.false_positives, bound.false_negatives],
-                                                                 500, 0.975, alternative="less").high.tolist()
-    assert bound.epsilon == pytest.approx(metrics.epsilon_from_rates(fpr_u, fnr_u)) and bound.epsilon > 2.0
-    assert 0.9 < bound.balanced_accuracy <= 1.0  # at the threshold that maximises epsilon, not accuracy
-    assert bound.threshold in scores  # chosen among the scores of the selection half
-    chance, chance_member = _scores(6, n1=200, n0=200, shift=0.0)
-    assert metrics.epsilon_lower_bound(chance, chance_member).epsilon < 0.5
 
 
 def test_bad_scores_are_refused() -> None:

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning"),
               pytest.mark.filterwarnings("ignore:This API is experimental")]
 
-SHADOWS = 2
+SHADOWS = 4
 RECIPE = {"model": "small_net", "size": 32, "epochs": 8, "batch_size": 8, "lr": 5e-3, "weight_decay": 0.0}
 
 
@@ -95,10 +95,10 @@ def test_cli_runs_every_attack_against_the_pte(target, tmp_path: Path, capsys) -
     data = json.loads((tmp_path / "out" / "privacy.json").read_text())
     assert data["target"]["format"] == "pte" and data["target"]["artifact"] == str(program)
     assert [a["name"] for a in data["attacks"]] == ["loss", "population", "lira-offline", "lira-online", "rmia",
-                                                    "loss-map-cnn", "label-only"]
+                                                    "rmia-online", "loss-map-cnn", "label-only"]
     table = (tmp_path / "out" / "comparison.csv").read_text().splitlines()
-    assert len(table) == 1 + 2 * 7 and any(line.startswith("float,checkpoint") for line in table)
-    assert sum(line.startswith("target,pte") for line in table) == 7
+    assert len(table) == 1 + 2 * 8 and any(line.startswith("float,checkpoint") for line in table)
+    assert sum(line.startswith("target,pte") for line in table) == 8
     printed = capsys.readouterr().out
     assert f"({SHADOWS} from the cache)" in printed  # the .pte's recipe is its float run's: the same shadows
     assert "risk:" in printed

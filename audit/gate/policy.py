@@ -11,7 +11,8 @@
     margin = 0.01
 
     [privacy]
-    max_risk = "low"                # highest acceptable membership-inference risk: none | low | medium | high
+    max_risk = "low"                # highest acceptable membership-inference risk (none < inconclusive < low
+                                    # < medium < high)
 
     [performance]
     min_miou = 0.85                 # the overall test mIoU must reach this
@@ -34,7 +35,9 @@ from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.core.reading import load_toml
 
-RISK_LEVELS = ("none", "low", "medium", "high")
+# "inconclusive": no attack showed membership, but the audit could not rule out a leak of practical size; it
+# ranks above "none" (a policy demanding "none" needs an audit large enough to show it) and below "low".
+RISK_LEVELS = ("none", "inconclusive", "low", "medium", "high")
 CORRECTIONS = ("holm", "bh")
 FAIRNESS_RULE_KEYS = ("margin", "alpha", "correction", "inconclusive_fails")
 SECTIONS = ("fairness", "privacy", "performance", "card")

@@ -6,9 +6,10 @@
 
 Files, one idea each: config (the settings), target (artifact and recipe), signals (what a query measures),
 shadows (shadow models: plan, cache, parallel training), prefetch (shadows trained before the target exists),
-attacks/ (loss, population, LiRA, RMIA, loss-map CNN, label-only), metrics (ROC, AUC CI, TPR at low FPR,
-epsilon lower bound), groups (per subgroup), risk (levels), result (privacy.json), outputs (files), plots
-(log-log ROC).
+attacks/ (loss, population, LiRA, RMIA offline and online, loss-map CNN, label-only), metrics (ROC, AUC CI,
+TPR at low FPR), balance (a valid game: members and non-members alike), rating (the risk level as a test),
+loo (leave-one-shadow-out and the null control), groups (per subgroup, with a test of differences), canary
+(a valid DP lower bound from one training run), result (privacy.json), outputs (files), plots (log-log ROC).
 """
 
 from importlib import import_module

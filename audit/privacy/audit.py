@@ -7,7 +7,9 @@
 
 Steps: resolve the target and its recipe -> the audit pool (members + non-members) and population images ->
 the target's signals -> shadow models (cached) and their signals -> attacks (scores from signals only; the
-membership labels are used only to measure them) -> metrics, per-group metrics, risk level.
+membership labels are used only to measure them) -> the game's balance (balance.py) -> the rating on the
+balanced game (rating.py), the raw figures beside it -> leave-one-shadow-out and the null control (loo.py) ->
+per-group metrics.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import numpy as np
 import pandas as pd
 
 from segaudit.audit.privacy.attacks import AttackData, run_attack
+from segaudit.audit.privacy.balance import BalancedGame, balance_game, image_statistics
 from segaudit.audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, PrivacyConfig
 from segaudit.audit.privacy.groups import by_group
+from segaudit.audit.privacy.loo import leave_one_out
+from segaudit.audit.privacy.rating import rate
 from segaudit.audit.privacy.result import LABEL_ONLY_THREAT_MODEL, THREAT_MODEL, AttackResult, PrivacyResult
-from segaudit.audit.privacy.risk import risk_level
 from segaudit.audit.privacy.shadows import ShadowJob, make_jobs, plan_shadows, run_shadows, shadow_recipe
 from segaudit.audit.privacy.signals import compute_signals
 from segaudit.audit.privacy.target import resolve_target
@@ -148,21 +152,62 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
         output = run_attack(name, data, config)
         notes.extend(output.notes)
         results.append(AttackResult.measure(name, output, member, config.bootstrap, config.confidence,
-                                            config.epsilon_delta, config.seed))
+                                            config.seed))
     timings["attacks"] = time.perf_counter() - step
-    groups = by_group(pool, package.spec, member, {r.name: r.scores for r in results}, config.min_group,
-                      config.bootstrap, config.confidence, config.seed)
-    attack_dicts = [r.to_dict() for r in results]
-    level, reason = risk_level(attack_dicts, int((~member).sum()))
+    statistics = image_statistics(images, masks, package.spec.ignore_index)
+    game = judge_game(pool, package.spec, member, statistics, results, config)
+    notes.extend(game.notes)
+    rating, raw_rating = game.rating, game.raw_rating
+    loo: dict[str, Any] = {}
+    if config.leave_one_out and data.shadows:
+        step = time.perf_counter()
+        loo = leave_one_out(data, [r.name for r in results], config, member, game.keep)
+        timings["leave_one_out"] = time.perf_counter() - step
+    groups, differences = by_group(pool, package.spec, member, {r.name: r.scores for r in results},
+                                   config.min_group, config.alpha)
     timings["total"] = time.perf_counter() - started
     return PrivacyResult(
         target=target.to_dict(model), threat_model=LABEL_ONLY_THREAT_MODEL if config.label_only else THREAT_MODEL,
         ids=pool["id"].tolist(), member=member, population=len(population), shadows=shadows_info,
-        attacks=results, by_group=groups, risk_level=level, risk_reason=reason,
+        attacks=results, by_group=groups, group_differences=differences, risk_level=rating["level"],
+        risk_reason=rating["reason"],
+        rating=rating, raw_rating=raw_rating, balance=game.balance, leave_one_out=loo,
         dataset={"name": package.spec.name, "version": package.spec.version,
                  "manifest_sha256": package.manifest_sha256, "members_split": config.members_split,
                  "nonmembers_split": config.nonmembers_split, "population_split": config.population_split},
         config=config.to_dict(), notes=notes, seconds={k: round(v, 2) for k, v in timings.items()})
+
+
+@dataclass
+class JudgedGame:
+    """The game's balance, the images it keeps, and the ratings on the kept and on the raw game."""
+
+    keep: np.ndarray
+    balance: dict[str, Any]
+    rating: dict[str, Any]
+    raw_rating: dict[str, Any]
+    notes: list[str]
+
+
+def judge_game(pool: pd.DataFrame, spec: Any, member: np.ndarray, statistics: pd.DataFrame | None,
+               results: list[AttackResult], config: PrivacyConfig) -> JudgedGame:
+    """Balance the game (unless config.balance is off), then rate the attacks that learned on it; the same rule
+    on the raw game is kept beside it. A pure function of scores and labels, so a rating can be redone from
+    scores.csv and the manifest alone."""
+    notes: list[str] = []
+    game: BalancedGame | None = balance_game(pool, spec, member, statistics, [config.seed, 0xBA1]) \
+        if config.balance else None
+    keep = game.keep if game is not None else np.ones(member.size, dtype=bool)
+    rated = {r.name: r.scores for r in results if r.rated}
+    rating = rate({name: values[keep] for name, values in rated.items()}, member[keep], config.alpha,
+                  seed=config.seed).to_dict()
+    raw = rate(rated, member, config.alpha, seed=config.seed).to_dict()
+    if game is not None and game.balanced:
+        rating["reason"] += (f"; on the game balanced on {', '.join(game.strata)} ({rating['members']} members, "
+                             f"{rating['nonmembers']} non-members); the raw game would rate '{raw['level']}'")
+        notes.extend(game.notes)
+    balance = game.to_dict(member) if game is not None else {"balanced_on": [], "disabled": True}
+    return JudgedGame(keep=keep, balance=balance, rating=rating, raw_rating=raw, notes=notes)
 
 
 def _check_classes(package: DatasetPackage, segmenter: Any) -> None:

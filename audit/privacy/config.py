@@ -14,9 +14,19 @@ from segaudit.core import checks
 from segaudit.core.errors import InputError
 
 # Attacks in the order they are reported. "Needs shadows": they use shadow / reference models.
-ATTACKS = ("loss", "population", "lira-offline", "lira-online", "rmia", "loss-map-cnn", "label-only")
-SHADOW_ATTACKS = ("lira-offline", "lira-online", "rmia", "loss-map-cnn")
+ATTACKS = ("loss", "population", "lira-offline", "lira-online", "rmia", "rmia-online", "loss-map-cnn",
+           "label-only")
+SHADOW_ATTACKS = ("lira-offline", "lira-online", "rmia", "rmia-online", "loss-map-cnn")
 LABEL_ONLY_ATTACKS = ("label-only",)
+# Reference (shadow) models an attack needs. LiRA fits a Gaussian per image from the in and the out models:
+# with fewer than 4 (2 in, 2 out per image) it has no degrees of freedom left, its variance falls to the floor
+# and its scores explode (1e13 at K = 2), so it is refused rather than reported.
+MIN_REFERENCES = {"lira-offline": 4, "lira-online": 4, "rmia": 2, "rmia-online": 2, "loss-map-cnn": 2}
+
+
+def minimum_references(attack: str) -> int:
+    """How many reference (shadow) models `attack` needs (0: none)."""
+    return MIN_REFERENCES.get(attack, 0)
 
 
 def default_cache_dir() -> Path:
@@ -37,11 +47,14 @@ class PrivacyConfig:
     attacks: names from ATTACKS (None: every attack the threat model allows). label_only: the attacker sees only
     the argmax mask, so only label-only attacks run. shadow_models: K, trained on random halves of the audit
     pool in complementary pairs (each image is "in" for exactly K/2 of them when K is even).
+    LiRA needs K >= 4 (see MIN_REFERENCES); per-image variances from K >= global_variance_below.
     shadow_epochs / shadow_steps_per_epoch: override the recipe (cheaper shadows, a weaker attack; recorded).
     global_variance_below: LiRA uses one variance for all images when K is smaller (Carlini et al. 2022).
     lira_signal: LiRA's statistic, "image" (logit of the image likelihood) or "pixel" (mean per-pixel logit).
-    map_size: side of the downsampled loss maps. bootstrap / confidence: AUC CI. epsilon_delta: the delta of
-    the empirical epsilon bound. min_group: members and non-members a subgroup needs for its AUC.
+    map_size: side of the downsampled loss maps. bootstrap / confidence: the raw AUC's descriptive CI.
+    alpha: the rating's family-wise false-alarm rate. balance: rate on the balanced game (balance.py).
+    leave_one_out: the recipe-level evaluation and null control with the shadows (loo.py).
+    min_group: members and non-members a subgroup needs for its AUC.
     workers: processes training shadows side by side (each with one torch thread); None: min(K, cores).
     cache_dir: where trained shadows and their signals are kept, keyed by a hash of everything they depend on.
     """
@@ -62,8 +75,10 @@ class PrivacyConfig:
     rmia_a: float | None = None
     bootstrap: int = 1000
     confidence: float = 0.95
-    epsilon_delta: float = 0.0
-    min_group: int = 5
+    alpha: float = 0.05
+    balance: bool = True
+    leave_one_out: bool = True
+    min_group: int = 50
     batch_size: int = 16
     seed: int = 0
     workers: int | None = None
@@ -95,11 +110,15 @@ class PrivacyConfig:
             checks.optional(checks.integer, getattr(self, name), name, minimum=1)
         checks.choice(self.lira_signal, ("image", "pixel"), "lira_signal")
         checks.probability(self.confidence, "confidence")
-        checks.number(self.epsilon_delta, "epsilon_delta", 0.0, 1.0, open_high=True)
+        checks.number(self.alpha, "alpha", 0.0, 0.5, open_low=True)
+        checks.boolean(self.balance, "balance")
+        checks.boolean(self.leave_one_out, "leave_one_out")
         checks.optional(checks.number, self.rmia_a, "rmia_a", 0.0, 1.0)
-        needs = [a for a in self.selected_attacks() if a in SHADOW_ATTACKS]
-        if needs and self.shadow_models < 2:
-            raise InputError(f"attacks {needs} need at least 2 shadow models, got {self.shadow_models}",
+        short = [a for a in self.selected_attacks() if minimum_references(a) > self.shadow_models]
+        if short:
+            needed = ", ".join(f"{a} {minimum_references(a)}" for a in short)
+            raise InputError(f"too few shadow models ({self.shadow_models}) for {needed}; LiRA fits a Gaussian "
+                             "per image from its in and out models and has no variance left below 4",
                              field="shadow_models")
 
     def selected_attacks(self) -> tuple[str, ...]:
@@ -108,7 +127,7 @@ class PrivacyConfig:
             return self.attacks
         if self.label_only:
             return LABEL_ONLY_ATTACKS
-        return tuple(a for a in ATTACKS if self.shadow_models >= 2 or a not in SHADOW_ATTACKS)
+        return tuple(a for a in ATTACKS if minimum_references(a) <= self.shadow_models)
 
     @property
     def cache(self) -> Path:

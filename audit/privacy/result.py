@@ -31,35 +31,29 @@ class AttackResult:
     auc_ci: tuple[float, float]
     tpr_at_fpr: dict[str, float]
     advantage: float
-    epsilon: metrics.EpsilonBound
     fpr: np.ndarray
     tpr: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def measure(cls, name: str, output: AttackOutput, member: np.ndarray, bootstrap: int, confidence: float,
-                delta: float, seed: int) -> AttackResult:
+                seed: int) -> AttackResult:
+        """The raw game's descriptive figures (the rating is computed separately, on the balanced game)."""
         scores = output.scores
         fpr, tpr, _ = metrics.roc_curve(scores, member)
         return cls(name=name, scores=scores, auc=metrics.auc(scores, member),
                    auc_ci=metrics.bootstrap_auc(scores, member, bootstrap, confidence, seed=seed),
                    tpr_at_fpr={str(a): metrics.tpr_at_fpr(fpr, tpr, a) for a in metrics.LOW_FPRS},
-                   advantage=metrics.advantage(fpr, tpr),
-                   epsilon=metrics.epsilon_lower_bound(scores, member, confidence, delta, seed=seed),
-                   fpr=fpr, tpr=tpr, params=output.params)
+                   advantage=metrics.advantage(fpr, tpr), fpr=fpr, tpr=tpr, params=output.params)
+
+    @property
+    def rated(self) -> bool:
+        """False for an attack that could not learn (the loss-map CNN on shadows it cannot separate)."""
+        return bool(self.params.get("learned", True))
 
     def to_dict(self) -> dict[str, Any]:
-        e = self.epsilon
         return {"name": self.name, "auc": self.auc, "auc_ci": list(self.auc_ci), "tpr_at_fpr": self.tpr_at_fpr,
-                "advantage": self.advantage, "balanced_accuracy": e.balanced_accuracy,
-                "epsilon_lower_bound": e.epsilon,
-                "epsilon_detail": {"threshold": e.threshold, "false_positives": e.false_positives,
-                                   "nonmembers": e.nonmembers, "false_negatives": e.false_negatives,
-                                   "members": e.members, "fpr_upper": e.fpr_upper, "fnr_upper": e.fnr_upper,
-                                   "confidence": e.confidence,
-                                   "method": "threshold chosen on a stratified half, Clopper-Pearson bounds on "
-                                             "the other half (Jagielski et al. 2020)"},
-                "params": self.params}
+                "advantage": self.advantage, "rated": self.rated, "params": self.params}
 
 
 @dataclass
@@ -74,10 +68,15 @@ class PrivacyResult:
     shadows: dict[str, Any]
     attacks: list[AttackResult]
     by_group: dict[str, list[dict[str, Any]]]
+    group_differences: dict[str, Any]
     risk_level: str
     risk_reason: str
     dataset: dict[str, Any]
     config: dict[str, Any]
+    rating: dict[str, Any] = field(default_factory=dict)  # rating.Rating.to_dict() on the rated (balanced) game
+    raw_rating: dict[str, Any] = field(default_factory=dict)  # the same rule on the raw game, for comparison
+    balance: dict[str, Any] = field(default_factory=dict)
+    leave_one_out: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -101,7 +100,9 @@ class PrivacyResult:
                 "nonmembers": self.nonmembers, "population": self.population,
                 "shadow_models": int(self.shadows.get("count", 0)),
                 "attacks": [a.to_dict() for a in self.attacks], "by_group": self.by_group,
-                "risk_level": self.risk_level, "risk_reason": self.risk_reason,
+                "group_differences": self.group_differences,
+                "risk_level": self.risk_level, "risk_reason": self.risk_reason, "rating": self.rating,
+                "raw_rating": self.raw_rating, "balance": self.balance, "leave_one_out": self.leave_one_out,
                 "fpr_resolution": 1.0 / self.nonmembers,
                 "shadows": {k: v for k, v in self.shadows.items() if k not in RUN_ONLY},
                 "dataset": self.dataset,
@@ -114,5 +115,11 @@ class PrivacyResult:
                  "attack": a.name, "auc": round(a.auc, 4), "auc_ci_low": round(a.auc_ci[0], 4),
                  "auc_ci_high": round(a.auc_ci[1], 4), "tpr_at_1pct_fpr": round(a.tpr_at_fpr["0.01"], 4),
                  "tpr_at_0.1pct_fpr": round(a.tpr_at_fpr["0.001"], 4), "advantage": round(a.advantage, 4),
-                 "epsilon_lower_bound": round(a.epsilon.epsilon, 4), "risk_level": self.risk_level}
+                 "rated_level": self._rated_level(a.name), "risk_level": self.risk_level}
                 for a in self.attacks]
+
+    def _rated_level(self, name: str) -> str | None:
+        for attack in self.rating.get("attacks", []):
+            if attack["name"] == name:
+                return attack["level"]
+        return None

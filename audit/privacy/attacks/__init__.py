@@ -20,8 +20,8 @@ def run_attack(name: str, data: AttackData, config: PrivacyConfig) -> AttackOutp
     if name in ("lira-offline", "lira-online"):
         return lira(data, online=name == "lira-online", global_variance_below=config.global_variance_below,
                     signal=config.lira_signal)
-    if name == "rmia":
-        return rmia(data, gamma=config.rmia_gamma, a=config.rmia_a)
+    if name in ("rmia", "rmia-online"):
+        return rmia(data, gamma=config.rmia_gamma, a=config.rmia_a, online=name == "rmia-online")
     if name == "loss-map-cnn":
         return loss_map_cnn(data, epochs=config.cnn_epochs)
     if name == "label-only":

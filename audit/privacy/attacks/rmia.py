@@ -1,13 +1,18 @@
-"""Robust membership inference (RMIA, Zarifzadeh et al. 2024), offline, with reference (shadow) models.
+"""Robust membership inference (RMIA, Zarifzadeh et al. 2024), with reference (shadow) models.
 
 Pr(x | model) is the geometric-mean probability of the true labels over valid pixels, averaged over the
-queries. Offline, Pr(x) comes from the reference models that did not train on x, mixed towards 1 to stand in
-for the missing "in" models:  Pr(x) = (1 + a) / 2 * mean_out Pr(x | ref) + (1 - a) / 2.
-Score(x) = the fraction of population images z with  [Pr(x | target) / Pr(x)] / [Pr(z | target) / Pr(z)] > gamma.
+queries. Score(x) = the fraction of population images z with [Pr(x | target) / Pr(x)] / [Pr(z | target) / Pr(z)]
+> gamma. Pr(x) is the reference models' average:
+
+- online (`rmia-online`): over all reference models, the half that trained on x and the half that did not;
+- offline (`rmia`): only the "out" models exist for a new x, so their mean is mixed towards 1 to stand in for
+  the missing "in" models: Pr(x) = (1 + a) / 2 * mean_out Pr(x | ref) + (1 - a) / 2.
 
 The mixing parameter a is tuned as the paper does: one reference model plays the target, the others are its
 references, and a takes the value in 0, 0.1, ..., 1 with the highest AUC on that model's own members and
-non-members. Without a population split, z are the other pool images (a documented fallback).
+non-members. Its complementary partner (trained on exactly its non-members) is left out of those references,
+as it would never be available for a real target; so tuning needs 4 reference models, else a = DEFAULT_A.
+Without a population split, z are the other pool images (a documented fallback).
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ def rmia_scores(target_x: np.ndarray, reference_x: np.ndarray, out_x: np.ndarray
     return np.searchsorted(ratio_z, ratio_x / gamma, side="left") / ratio_z.size
 
 
-def rmia(data: AttackData, gamma: float = 1.0, a: float | None = None) -> AttackOutput:
+def rmia(data: AttackData, gamma: float = 1.0, a: float | None = None, online: bool = False) -> AttackOutput:
     assert data.inclusion is not None
     reference_x = np.stack([s.likelihood() for s in data.shadows])  # [K, P]
     target_x = data.target.likelihood()
-    notes = []
+    notes: list[str] = []
+    if online:
+        return _online(data, reference_x, target_x, gamma, notes)
     if data.target_population is not None and len(data.target_population):
         target_z = data.target_population.likelihood()
         reference_z = np.stack([s.likelihood() for s in data.shadows_population])
@@ -85,9 +92,9 @@ def _tune_a(reference_x: np.ndarray, inclusion: np.ndarray, reference_z: np.ndar
             gamma: float) -> tuple[float | None, float | None]:
     """a with the best AUC when reference model 0 plays the target (None when it cannot be tuned)."""
     k = reference_x.shape[0]
-    if k < 3:
+    if k < 4:
         return None, None
-    others = np.arange(1, k)
+    others = np.arange(2, k)  # reference 0 plays the target; its partner 1 trained on exactly 0's non-members
     out = ~inclusion[others]
     usable = out.any(axis=0)
     labels = inclusion[0][usable]
@@ -104,3 +111,24 @@ def _tune_a(reference_x: np.ndarray, inclusion: np.ndarray, reference_z: np.ndar
         if value > best_auc + 1e-12:
             best, best_auc = a, value
     return best, best_auc
+
+
+def _online(data: AttackData, reference_x: np.ndarray, target_x: np.ndarray, gamma: float,
+            notes: list[str]) -> AttackOutput:
+    """Online RMIA: Pr(x) and Pr(z) are the mean over every reference model (each x is in for half of them)."""
+    prior_x = reference_x.mean(axis=0)
+    ratio_x = target_x / prior_x
+    if data.target_population is not None and len(data.target_population):
+        reference_z = np.stack([s.likelihood() for s in data.shadows_population])
+        ratio_z = np.sort(data.target_population.likelihood() / reference_z.mean(axis=0))
+        scores = np.searchsorted(ratio_z, ratio_x / gamma, side="left") / ratio_z.size
+        z_source, z_count = "population", int(ratio_z.size)
+    else:
+        order = np.sort(ratio_x)
+        below = np.searchsorted(order, ratio_x / gamma, side="left") - (ratio_x < ratio_x / gamma)
+        scores = below / (ratio_x.size - 1)
+        z_source, z_count = "pool", int(ratio_x.size - 1)
+        notes.append("rmia-online: no population images; z are the other pool images")
+    scores = scores + 1e-9 * (ratio_x - ratio_x.min()) / (np.ptp(ratio_x) or 1.0)
+    return AttackOutput(scores=scores, params={"online": True, "gamma": gamma, "z": z_source, "z_count": z_count},
+                        notes=notes)

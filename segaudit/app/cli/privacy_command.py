@@ -24,9 +24,12 @@ per-pixel loss map; label-only: the IoU of the predicted mask under augmentation
 Attacks (--attacks, default all that the access and --shadow-models allow):
   loss          threshold on the loss (Yeom et al. 2018)
   population    confidence against its distribution on population images (Ye et al. 2022)
-  lira-offline  likelihood ratio against shadow models that did not train on the image (Carlini et al. 2022)
-  lira-online   ... and against those that did; one global variance when K < 32
+  lira-offline  likelihood ratio against shadow models that did not train on the image (Carlini et al. 2022);
+                needs K >= 4 (below, a per-image Gaussian has no variance left); one global variance when K < 32
+  lira-online   ... and against those that did
   rmia          robust MIA with reference models, offline, mixing parameter tuned on a reference model
+                (its partner left out)
+  rmia-online   robust MIA with the in and the out reference models
   loss-map-cnn  a small CNN over structured loss maps, trained on shadow models (Segmentations-Leak)
   label-only    mask IoU under augmentations, calibrated by the shadows (argmax mask only)
 
@@ -35,12 +38,24 @@ epochs, DP settings; found from --model, or --recipe) on random halves of member
 cached in --cache by a hash of everything they depend on, so a rerun trains nothing, and trained in --workers
 processes with one torch thread each.
 
-Metrics per attack: ROC AUC with a bootstrap CI, TPR at 1% and 0.1% FPR, membership advantage, balanced
-accuracy and an empirical epsilon lower bound (threshold chosen on one half, Clopper-Pearson on the other;
-Jagielski et al. 2020); the same per subgroup of every declared attribute. Risk level none/low/medium/high from
-the strongest attack (AUC CI low >= 0.75 or TPR@1%FPR >= 20%: high; >= 0.60 or >= 5%: medium; > 0.5 or
->= 2%: low). --compare audits more models (e.g. the float checkpoint, the int8 .pte, a DP-SGD run) on the same
-data and attacks into comparison.csv.
+A valid game: members and non-members are first compared on every declared attribute and two image
+statistics (chi-square per factor); when they differ, the game is balanced by stratified subsampling, because
+an attack would otherwise find the data mix (a skewed training split against a balanced test split), not
+membership. The raw figures are reported beside.
+
+The rating is a test (alpha 0.05 family-wise, Bonferroni over 2 claims per attack): per attack the AUC with
+DeLong bounds and the TPR at 1% FPR with a threshold fixed on one half of the game and Clopper-Pearson bounds
+on the other. high: AUC lower >= 0.75 or TPR lower >= 20%; medium: >= 0.60 or >= 5%; low: AUC lower > 0.5
+or TPR lower > FPR upper; none: every AUC upper < 0.55 (and TPR upper < 5%); otherwise inconclusive, with the
+smallest AUC / TPR the audit detects at 80% power for its sizes. Its false alarms and power are measured by
+benchmarks/privacy_rating.py (README).
+
+Beside it, with shadows: leave-one-shadow-out (each shadow plays the target, K x P trials: the recipe's leak,
+resolving 0.1% FPR) and a composition-only null control (the real labels on images no model saw: an AUC above
+0.5 there is the data mix). Per subgroup (>= --min-group members and non-members): AUC with its CI and
+Cochran's Q test of whether groups differ, Holm-adjusted. For a valid DP lower bound use `segaudit dp-audit`
+(one-run canary audit). --compare audits more models (e.g. the float checkpoint, the int8 .pte, a DP-SGD run)
+on the same data and attacks into comparison.csv.
 
 Writes OUT/privacy.json, OUT/roc.png (log-log ROC), OUT/comparison.csv and OUT/scores.csv, atomically.
 Exit code 0 whatever the risk (the gate judges it), 2 on bad input."""
@@ -56,7 +71,8 @@ examples:
 
 # options whose default is PrivacyConfig's (None here: given or not)
 OVERRIDES = ("members_split", "nonmembers_split", "population_split", "shadow_models", "shadow_epochs",
-             "shadow_steps_per_epoch", "bootstrap", "confidence", "min_group", "seed", "workers")
+             "shadow_steps_per_epoch", "bootstrap", "confidence", "alpha", "balance", "leave_one_out", "min_group",
+             "seed", "workers")
 
 
 def _d(name: str) -> object:
@@ -94,7 +110,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="processes training shadows (default: min(K, cores)); results do not depend on it")
     stats = p.add_argument_group("statistics")
     stats.add_argument("--bootstrap", type=int, help=f"bootstrap resamples of the AUC CI ({_d('bootstrap')})")
-    stats.add_argument("--confidence", type=float, help=f"CI and epsilon-bound confidence ({_d('confidence')})")
+    stats.add_argument("--confidence", type=float, help=f"confidence of the raw AUC CI ({_d('confidence')})")
+    stats.add_argument("--alpha", type=float,
+                       help=f"the rating's family-wise false-alarm rate (default {_d('alpha')})")
+    stats.add_argument("--no-balance", dest="balance", action="store_const", const=False, default=None,
+                       help="rate the raw game even when members and non-members differ in composition")
+    stats.add_argument("--no-leave-one-out", dest="leave_one_out", action="store_const", const=False,
+                       default=None, help="skip leave-one-shadow-out and the null control")
     stats.add_argument("--min-group", type=int,
                        help=f"members and non-members a subgroup needs for its AUC (default {_d('min_group')})")
     stats.add_argument("--seed", type=int, help=f"seed of shadows, splits and resampling (default {_d('seed')})")
@@ -133,9 +155,17 @@ def privacy_config(args: argparse.Namespace) -> PrivacyConfig:
 def _print_summary(result, compared: dict) -> None:
     print(f"{result.members} members, {result.nonmembers} non-members, {result.shadows.get('count', 0)} shadow "
           f"models ({result.shadows.get('from_cache', 0)} from the cache)")
+    levels = {a["name"]: a["level"] for a in result.rating.get("attacks", [])}
     rows = [[a.name, a.auc, f"{a.auc_ci[0]:.3f}-{a.auc_ci[1]:.3f}", 100 * a.tpr_at_fpr["0.01"],
-             100 * a.tpr_at_fpr["0.001"], a.advantage, a.epsilon.epsilon] for a in result.attacks]
-    print(format_table(["attack", "AUC", "95% CI", "TPR@1%FPR %", "TPR@0.1%FPR %", "advantage", "eps >="], rows))
+             100 * a.tpr_at_fpr["0.001"], a.advantage, levels.get(a.name, "not rated")] for a in result.attacks]
+    print("raw game:")
+    print(format_table(["attack", "AUC", "95% CI", "TPR@1%FPR %", "TPR@0.1%FPR %", "advantage", "rated"], rows))
+    loo = result.leave_one_out.get("attacks", [])
+    if loo:
+        print("leave-one-shadow-out (the recipe):")
+        print(format_table(["attack", "trials", "AUC", "TPR@1%FPR %", "TPR@0.1%FPR %"],
+                           [[r["name"], r["trials"], r["auc"], 100 * r["tpr_at_fpr"]["0.01"],
+                             100 * r["tpr_at_fpr"]["0.001"]] for r in loo]))
     print(f"risk: {result.risk_level}: {result.risk_reason}")
     for note in result.notes:
         print(f"- {note}")
