@@ -43,3 +43,14 @@ def test_loader_batches_and_shuffles_reproducibly(tiny_package: Path) -> None:
     assert ids_a == ids_b
     batch = next(iter(make_loader(package, "train", size=32, batch_size=2)))
     assert batch["image"].shape == (2, 3, 32, 32) and batch["mask"].shape == (2, 32, 32)
+
+
+def test_a_training_loader_drops_a_last_batch_of_one_image(tmp_path: Path) -> None:
+    # BatchNorm cannot train on one sample after global pooling: 5 training images at batch 4 used to crash
+    from tests.conftest import write_tiny_package
+
+    package = load_package(write_tiny_package(tmp_path / "pkg", n=15))
+    assert len(package.split("train")) == 5
+    assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=4, augment=True)] == [4]
+    assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=4)] == [4, 1]  # evaluation: all
+    assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=3, augment=True)] == [3, 2]

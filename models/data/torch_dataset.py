@@ -127,9 +127,14 @@ def _colour_jitter(image: torch.Tensor, rng: np.random.Generator, aug: Augmentat
 def make_loader(package: DatasetPackage, split: str, size: int | tuple[int, int] = 128, batch_size: int = 16,
                 augment: bool = False, shuffle: bool | None = None, seed: int = 0,
                 num_workers: int = 0) -> DataLoader:
-    """A DataLoader over one split; shuffling (default: when augmenting) is seeded."""
+    """A DataLoader over one split; shuffling (default: when augmenting) is seeded.
+
+    A training loader (augment) drops a last batch of exactly one image: BatchNorm in training mode cannot
+    normalise one sample after global pooling ("Expected more than 1 value per channel"), so a training set of
+    k * batch_size + 1 images crashed; shuffled, every image still falls in the other batches of most epochs."""
     dataset = SegmentationDataset(package, split, size=size, augment=augment, seed=seed)
     generator = torch.Generator().manual_seed(seed)
+    lone_last = augment and len(dataset) > batch_size and len(dataset) % batch_size == 1
     return DataLoader(dataset, batch_size=batch_size, shuffle=augment if shuffle is None else shuffle,
-                      num_workers=num_workers, generator=generator, drop_last=False,
+                      num_workers=num_workers, generator=generator, drop_last=lone_last,
                       persistent_workers=num_workers > 0)
