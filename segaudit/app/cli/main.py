@@ -25,6 +25,7 @@ from segaudit.app.cli import (
     card_command,
     data_commands,
     demo_command,
+    dp_audit_command,
     fairness_command,
     gate_command,
     model_commands,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate_command.register(commands)
     card_command.register(commands)
     privacy_command.register(commands)
+    dp_audit_command.register(commands)
     return parser
 
 
