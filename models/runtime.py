@@ -50,8 +50,9 @@ class Segmenter:
     preprocessing batch; a .pte runs its static program batch as many times as needed), `config`.
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 16) -> None:
-        """path: a .pte program, a checkpoint folder, or a training run folder (its best/ checkpoint)."""
+    def __init__(self, path: str | Path, batch_size: int = 16, device: str = "cpu") -> None:
+        """path: a .pte program, a checkpoint folder, or a training run folder (its best/ checkpoint). device:
+        where a checkpoint runs ("cpu", "cuda", "cuda:N"); a .pte program always runs on the CPU, as on a phone."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.path = resolve_model_path(Path(path))
@@ -59,7 +60,10 @@ class Segmenter:
         self._model: torch.nn.Module | None = None
         self._program: PteProgram | None = None
         if self.path.suffix == ".pte":
+            from segaudit.models.device import check_device
+
             self.format = "pte"
+            self.device = torch.device("cpu") if check_device(device) else None
             self._program = PteProgram(self.path)
             self.config = self._program.config
         else:
@@ -67,6 +71,10 @@ class Segmenter:
 
             self.format = "checkpoint"
             self._model, self.config = load_checkpoint(self.path)
+            from segaudit.models.device import resolve_device
+
+            self.device = resolve_device(device)
+            self._model = self._model.to(self.device)
         self.image_size: int = int(self.config["image_size"])
         self.classes: dict[int, str] = {int(k): v for k, v in self.config["classes"].items()}
         self.num_classes: int = int(self.config["num_classes"])
@@ -105,7 +113,7 @@ class Segmenter:
             raise ValueError(f"expected preprocessed inputs [B, {', '.join(map(str, expected))}], "
                              f"got {list(inputs.shape)}")
         if self._model is not None:
-            return self._model(inputs)
+            return self._model(inputs.to(self.device)).cpu()
         assert self._program is not None
         return self._program(inputs)
 

@@ -193,3 +193,38 @@ def test_time_budget_stops_before_an_epoch_that_would_overrun() -> None:
     assert not _out_of_time(15.0, 0.0, [])  # the first epoch always runs
     assert not _out_of_time(15.0, 780.0, [60.0, 60.0])  # 13 min + 1 min fits in 15
     assert _out_of_time(15.0, 850.0, [60.0, 60.0])  # 14.2 min + 1 min does not
+
+
+def test_a_device_that_is_not_there_is_bad_input_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segaudit.core.errors import InputError
+    from segaudit.models.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("cuda", "cuda:1"):
+        with pytest.raises(InputError, match="CUDA is not available") as error:
+            resolve_device(name)
+        assert error.value.field == "device"
+    for name in ("gpu", "cuda:x", "", 3):
+        with pytest.raises(InputError, match="'cpu', 'cuda' or 'cuda:N'"):
+            TrainConfig(device=name).validate()
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_the_shadow_cache_key_does_not_depend_on_the_device(tmp_path: Path) -> None:
+    import numpy as np
+
+    from segaudit.audit.privacy.shadows import make_jobs, shadow_recipe
+
+    rows = [{"id": f"x{i}", "image": f"images/x{i}.png", "mask": f"masks/x{i}.png"} for i in range(4)]
+    for row in rows:
+        for column in ("image", "mask"):
+            (tmp_path / row[column]).parent.mkdir(exist_ok=True)
+            (tmp_path / row[column]).write_bytes(row["id"].encode() + column.encode())
+    inclusion = np.array([[True, True, False, False], [False, False, True, True]])
+    keys = {device: [j.key for j in make_jobs(tmp_path, rows, [], inclusion,
+                                              shadow_recipe(TrainConfig(), {}, None, None, device), {}, 0,
+                                              tmp_path / "cache")] for device in ("cpu", "cuda")}
+    assert keys["cpu"] == keys["cuda"]
+    jobs = make_jobs(tmp_path, rows, [], inclusion, shadow_recipe(TrainConfig(), {}, None, None, "cuda:0"), {}, 0,
+                     tmp_path / "cache")
+    assert jobs[0].recipe["device"] == "cuda:0"  # the worker trains and queries there

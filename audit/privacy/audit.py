@@ -94,7 +94,8 @@ def plan_audit(package: DatasetPackage, config: PrivacyConfig) -> AuditPlan:
 def plan_shadows_for(package: DatasetPackage, plan: AuditPlan, config: PrivacyConfig, recipe: TrainConfig,
                      trained: dict[str, Any]) -> tuple[list[ShadowJob], np.ndarray, TrainConfig]:
     """The shadow jobs (with their cache keys) and inclusion matrix for a target trained with `recipe`."""
-    recipe_config = shadow_recipe(recipe, trained, config.shadow_epochs, config.shadow_steps_per_epoch)
+    recipe_config = shadow_recipe(recipe, trained, config.shadow_epochs, config.shadow_steps_per_epoch,
+                                  config.device)
     inclusion = plan_shadows(len(plan.pool), config.shadow_models, config.seed)
     jobs = make_jobs(package.root, plan.pool.to_dict("records"), plan.population.to_dict("records"), inclusion,
                      recipe_config, plan.query(config), config.seed, config.cache)
@@ -108,7 +109,7 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
     timings: dict[str, float] = {}
     started = time.perf_counter()
     package = load_package(data_dir)
-    target, segmenter = resolve_target(model, recipe)
+    target, segmenter = resolve_target(model, recipe, device=config.device)
     segmenter.batch_size = config.batch_size
     _check_classes(package, segmenter)
     plan = plan_audit(package, config)

@@ -57,6 +57,8 @@ class PrivacyConfig:
     min_group: members and non-members a subgroup needs for its AUC.
     workers: processes training shadows side by side (each with one torch thread); None: min(K, cores).
     cache_dir: where trained shadows and their signals are kept, keyed by a hash of everything they depend on.
+    device: where shadows train and models are queried ("cpu", "cuda", "cuda:N"; a .pte target always runs on
+    the CPU). Not part of the results or of the cache key.
     """
 
     members_split: str = "train"
@@ -83,6 +85,7 @@ class PrivacyConfig:
     seed: int = 0
     workers: int | None = None
     cache_dir: Path | None = None
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.members_split == self.nonmembers_split:
@@ -109,6 +112,9 @@ class PrivacyConfig:
         for name in ("shadow_epochs", "shadow_steps_per_epoch", "workers"):
             checks.optional(checks.integer, getattr(self, name), name, minimum=1)
         checks.choice(self.lira_signal, ("image", "pixel"), "lira_signal")
+        from segaudit.models.device import check_device
+
+        check_device(self.device)
         checks.probability(self.confidence, "confidence")
         checks.number(self.alpha, "alpha", 0.0, 0.5, open_low=True)
         checks.boolean(self.balance, "balance")
@@ -134,10 +140,10 @@ class PrivacyConfig:
         return Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as they appear in privacy.json (the cache folder and workers, which do not change
-        the results, are left out)."""
+        """The settings as they appear in privacy.json (the cache folder, workers and device, which do not
+        change what is measured, are left out)."""
         data = asdict(self)
-        for key in ("cache_dir", "workers"):
+        for key in ("cache_dir", "workers", "device"):
             data.pop(key)
         data["attacks"] = list(self.selected_attacks())
         return data

@@ -93,12 +93,12 @@ class Shadows:
 
 
 def shadow_recipe(recipe: TrainConfig, trained: dict[str, Any], epochs: int | None,
-                  steps_per_epoch: int | None) -> TrainConfig:
+                  steps_per_epoch: int | None, device: str = "cpu") -> TrainConfig:
     """The target's recipe for a shadow: deterministic (no time budget: a run stopped by its budget gives its
-    epochs run instead), no loader workers, and the audit's overrides."""
+    epochs run instead), no loader workers, the audit's overrides, on the audit's device."""
     if epochs is None:
         epochs = int(trained["epochs_run"]) if trained.get("stopped") == "time-budget" else recipe.epochs
-    return replace(recipe, epochs=epochs, max_minutes=None, workers=0,
+    return replace(recipe, epochs=epochs, max_minutes=None, workers=0, device=device,
                    steps_per_epoch=steps_per_epoch if steps_per_epoch is not None else recipe.steps_per_epoch)
 
 
@@ -125,7 +125,7 @@ def make_jobs(package_root: Path, pool_rows: list[dict[str, str]], population_ro
         train = [r for r, inside in zip(rows, included, strict=True) if inside]
         val = population or [r for r, inside in zip(rows, included, strict=True) if not inside]
         shadow_config = replace(recipe, seed=int(seed) * 1000 + k)
-        key = digest({"v": CACHE_VERSION, "recipe": asdict(shadow_config),
+        key = digest({"v": CACHE_VERSION, "recipe": _recipe_key(shadow_config),
                       "train": [d for d, inside in zip(pool_digests, included, strict=True) if inside],
                       "val": population_digests or [d for d, inside in zip(pool_digests, included, strict=True)
                                                     if not inside]})
@@ -134,6 +134,14 @@ def make_jobs(package_root: Path, pool_rows: list[dict[str, str]], population_ro
                               n_population=len(population), recipe=asdict(shadow_config), query=query, key=key,
                               query_key=query_key, cache=str(cache)))
     return jobs
+
+
+def _recipe_key(recipe: TrainConfig) -> dict[str, Any]:
+    """The recipe as the cache key sees it: where it runs (device) is left out, so a shadow trained on a GPU is
+    found by a CPU audit and the keys of shadows cached before the device option existed still hold."""
+    data = asdict(recipe)
+    data.pop("device", None)
+    return data
 
 
 def run_shadows(jobs: list[ShadowJob], inclusion: np.ndarray, workers: int | None,
@@ -163,7 +171,7 @@ def run_shadows(jobs: list[ShadowJob], inclusion: np.ndarray, workers: int | Non
                    population=[s.take(slice(n_pool, None)) for s in signals],
                    folders=[job.folder for job in jobs],
                    trained=len([j for j in missing if j.index not in trained_before]),
-                   recipe=jobs[0].recipe if jobs else {})
+                   recipe=_recipe_key(TrainConfig(**jobs[0].recipe)) if jobs else {})
 
 
 def run_job(job: ShadowJob) -> Path:
@@ -177,7 +185,8 @@ def run_job(job: ShadowJob) -> Path:
     rows = list(job.query_rows)
     images = [package.read_image(r) for r in rows]
     masks = [package.read_mask(r) for r in rows]
-    segmenter = Segmenter(job.folder / "run" / "best", batch_size=job.query["batch_size"])
+    segmenter = Segmenter(job.folder / "run" / "best", batch_size=job.query["batch_size"],
+                          device=job.recipe.get("device", "cpu"))
     n_pool = len(rows) - job.n_population
     settings = {k: job.query[k] for k in ("map_size", "seed", "batch_size")}
     pool = compute_signals(segmenter, images[:n_pool], masks[:n_pool], package.spec.ignore_index,

@@ -41,15 +41,17 @@ class Target:
                 "dp_epsilon_spent": self.trained.get("dp_epsilon_spent")}
 
 
-def resolve_target(model: str | Path, recipe: str | Path | None = None) -> tuple[Target, Any]:
-    """(Target, opened Segmenter) for a run folder, checkpoint folder or .pte; `recipe` overrides the search."""
+def resolve_target(model: str | Path, recipe: str | Path | None = None,
+                   device: str = "cpu") -> tuple[Target, Any]:
+    """(Target, opened Segmenter) for a run folder, checkpoint folder or .pte; `recipe` overrides the search;
+    a checkpoint is queried on `device` (a .pte on the CPU)."""
     from segaudit.models.runtime import Segmenter, resolve_model_path
 
     path = Path(model)
     if not path.exists():
         raise InputError("not found: give a run folder, a checkpoint folder or a .pte program", path=path)
     model_path = resolve_model_path(path)
-    segmenter = Segmenter(model_path)
+    segmenter = Segmenter(model_path, device=device)
     recipe_path = Path(recipe) if recipe is not None else _find_recipe(path, model_path, segmenter)
     config = read_recipe(recipe_path)
     model_name = segmenter.config.get("model")

@@ -80,6 +80,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     priv.add_argument("--cache", type=Path, default=None, help="shadow model cache folder")
     priv.add_argument("--workers", type=int, default=None, help="processes training shadow models side by side "
                       "(default: one per core)")
+    priv.add_argument("--device", default=None, help="where the shadow models train and are queried: cpu, cuda "
+                      f"or cuda:N ({_p('device')})")
     card = parser.add_argument_group("cards")
     card.add_argument("--templates", type=Path, default=None, metavar="DIR", help="your own card templates")
     card.add_argument("--card-min-group", type=int, metavar="N",
@@ -97,7 +99,8 @@ def run_audit_command(args: argparse.Namespace) -> int:
     privacy = None
     if not args.no_privacy:
         privacy = PrivacyConfig(
-            **given(args, ("members_split", "nonmembers_split", "shadow_models", "shadow_epochs", "workers")),
+            **given(args, ("members_split", "nonmembers_split", "shadow_models", "shadow_epochs", "workers",
+                           "device")),
             **seed, attacks=tuple(a for a in args.attacks.split(",")) if args.attacks else None,
             label_only=args.label_only, cache_dir=args.cache)
     config = AuditConfig(**given(args, ("split", "card_min_group")), **seed, fairness=fairness, privacy=privacy,

@@ -50,6 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--dp-epsilon", type=float, default=None, help="train with DP-SGD to this epsilon")
     train.add_argument("--dp-delta", type=float, default=1e-5, help="DP delta (1e-5)")
     train.add_argument("--max-grad-norm", type=float, default=1.0, help="DP per-sample clipping norm (1.0)")
+    train.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     train.set_defaults(handler=run_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a trained run or checkpoint on a package split",
@@ -85,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
         loss=args.loss, class_weights=args.class_weights, empirical_weights=args.empirical_weights,
         early_stop_patience=args.early_stop, max_minutes=args.max_minutes, seed=args.seed,
         workers=args.workers, dp_epsilon=args.dp_epsilon, dp_delta=args.dp_delta,
-        max_grad_norm=args.max_grad_norm)
+        max_grad_norm=args.max_grad_norm, device=args.device)
     from segaudit.models.registry import model_info
 
     model_info(config.model)

@@ -72,7 +72,7 @@ examples:
 # options whose default is PrivacyConfig's (None here: given or not)
 OVERRIDES = ("members_split", "nonmembers_split", "population_split", "shadow_models", "shadow_epochs",
              "shadow_steps_per_epoch", "bootstrap", "confidence", "alpha", "balance", "leave_one_out", "min_group",
-             "seed", "workers")
+             "seed", "workers", "device")
 
 
 def _d(name: str) -> object:
@@ -106,6 +106,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="override the recipe's steps per epoch for shadows")
     attack.add_argument("--cache", type=Path, default=None,
                         help="shadow cache folder (default $SEGAUDIT_CACHE/shadows or ~/.cache/segaudit/shadows)")
+    attack.add_argument("--device", default=None,
+                        help=f"where shadows train and checkpoints are queried: cpu, cuda or cuda:N (default "
+                             f"{_d('device')}; a .pte target runs on the CPU, as on a phone)")
     attack.add_argument("--workers", type=int, default=None,
                         help="processes training shadows (default: min(K, cores)); results do not depend on it")
     stats = p.add_argument_group("statistics")
