@@ -39,6 +39,7 @@ from segaudit.models.data.torch_dataset import resize_mask
 from segaudit.models.train import TrainConfig
 
 log = logging.getLogger(__name__)
+VALIDATION_SPLIT = "val"  # the split models.train selects checkpoints on
 
 
 @dataclass
@@ -114,6 +115,10 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
     _check_classes(package, segmenter)
     plan = plan_audit(package, config)
     pool, population, member, attacks, notes = plan.pool, plan.population, plan.member, plan.attacks, plan.notes
+    if not population.empty and config.population_split == VALIDATION_SPLIT:
+        notes.append(f"the population is the target's validation split {VALIDATION_SPLIT!r}, which chose its "
+                     "checkpoint: not strictly unseen, so the population attack and RMIA's z make the attack a "
+                     "little weaker, never stronger; a split of the attacker's own (--population-split) avoids it")
     images, masks = _read(package, pool, segmenter.image_size)
     population_images, population_masks = _read(package, population, segmenter.image_size)
 
