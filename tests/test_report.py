@@ -32,6 +32,7 @@ def evil_audit(tmp_path: Path) -> Path:
     audit["fairness"]["attributes"]["skin_tone"]["groups"][0]["group"] = EVIL
     audit["fairness"]["attributes"]["<img src=x onerror=alert(1)>"] = audit["fairness"]["attributes"].pop("lighting")
     audit["privacy"]["threat_model"] = "</p><script>console.error('injected')</script>"
+    audit["privacy"]["balance"]["before"][0]["factor"] = EVIL  # attribute names come from dataset.yaml
     audit["provenance"]["command"] = "segaudit audit --out '<b>bold</b>'"
     (folder / "audit.json").write_text(json.dumps(audit))
     return folder
@@ -49,6 +50,9 @@ def test_report_is_self_contained_with_every_plot_embedded():
     assert len(sources) == forests + heatmaps + distributions + exposure + roc
     assert "<script" not in html and "http://" not in html
     assert not re.search(r'<link[^>]+href="(?!data:)', html)
+    # the privacy section shows the game's balance, the rating's bounds and leave-one-shadow-out
+    for heading in ("The rating&#39;s evidence", "Who is in the game", "Leave one shadow out"):
+        assert heading in html, heading
     # verdicts come first
     assert html.index("Summary of verdicts") < html.index('id="fairness"') < html.index('id="privacy"') \
         < html.index('id="performance"') < html.index('id="provenance"')

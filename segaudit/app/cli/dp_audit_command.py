@@ -25,8 +25,9 @@ Why the bound is valid: if training is (epsilon, delta)-DP, each guess is right 
 e^eps / (1 + e^eps), whatever the data, model and scoring. So many right guesses are unlikely under every small
 epsilon; the bound is the largest epsilon still rejected at --confidence (the binomial tail, plus the paper's
 delta term). The guess counts are a small grid fixed beforehand and the best one is reported with a Bonferroni
-correction, so choosing it does not inflate the confidence. Unlike the split-based "epsilon lower bound" of
-`segaudit privacy`, this bound holds for the training procedure, not just for one attack on one model.
+correction, so choosing it does not inflate the confidence. A membership-inference audit (`segaudit privacy`)
+cannot give such a bound: its members and non-members are fixed splits, not coin flips, so its figures
+describe one attack on one model, not the training procedure.
 
 How to read it: "epsilon >= 1.2 at 95 %" means the recipe is not (1.2, delta)-DP, with 95 % confidence over the
 coin flips. For a DP-SGD recipe the bound must stay below the epsilon its accountant spent (printed beside it);
