@@ -101,13 +101,20 @@ def test_a_small_audit_is_inconclusive_never_none() -> None:
 
 
 def test_tpr_at_low_fpr_can_raise_the_level_when_the_auc_cannot() -> None:
-    # 6 % of members are exposed with scores far above every non-member; the rest look like non-members
+    # 12 % of members are exposed with scores far above every non-member; the rest look like non-members
     rng = np.random.default_rng(5)
-    members = np.where(rng.random(2000) < 0.06, 10.0, rng.normal(size=2000))
+    members = np.where(rng.random(2000) < 0.12, 10.0, rng.normal(size=2000))
     scores = np.r_[members, rng.normal(size=2000)]
     member = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
     attack = rating.rate({"a": scores}, member).attacks[0]
-    assert attack.auc_lower < 0.6 and attack.tpr_lower >= 0.05 and attack.level == "medium"
+    assert attack.auc_lower < 0.6 and attack.tpr_lower - attack.fpr_upper >= 0.04 and attack.level == "medium"
+
+
+def test_a_threshold_that_lands_at_a_higher_fpr_does_not_read_as_exposure() -> None:
+    # no leak, but the held-out FPR came out at 5 %: a TPR of 6 % is chance there, not "5 % exposed"
+    evidence = {"tpr_lower": 0.055, "fpr_upper": 0.07, "tpr_upper": 0.07}
+    assert rating._level(0.45, 0.56, True, evidence) == "inconclusive"
+    assert rating._level(0.45, 0.56, True, {**evidence, "fpr_upper": 0.015}) == "medium"
 
 
 def _spec() -> object:

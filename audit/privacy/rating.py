@@ -14,11 +14,14 @@ gets ALPHA / (2 m): valid however correlated the attacks are.
   one-sided bounds at 1 - ALPHA / (4 m) each (the TPR claim needs both). Used only when both halves hold at
   least 1 / TARGET_FPR non-members (otherwise the threshold cannot resolve the rate and the AUC alone decides).
 
-Levels of one attack, the first its bounds support:
+Levels of one attack, the first its bounds support ("excess": TPR lower minus FPR upper, the members flagged
+beyond the false positives, which is what exposure at a low FPR means; with no leak TPR = FPR at any threshold,
+and a threshold estimated from a few hundred non-members can land at a true FPR of 3-5 %, so the TPR alone
+would read chance as exposure):
 
-    high          AUC lower >= 0.75  or  TPR lower >= 20 %
-    medium        AUC lower >= 0.60  or  TPR lower >= 5 %
-    low           AUC lower >  0.50  or  TPR lower >  FPR upper   (a membership signal, shown)
+    high          AUC lower >= 0.75  or  excess >= 19 points   (TPR 20 % where chance is the 1 % target FPR)
+    medium        AUC lower >= 0.60  or  excess >= 4 points    (TPR 5 % where chance is 1 %)
+    low           AUC lower >  0.50  or  excess >  0           (a membership signal, shown)
     none          AUC upper <  NEGLIGIBLE_AUC and (TPR unresolved or TPR upper < 5 %): a leak of practical size
                   is ruled out
     inconclusive  otherwise: no signal shown, and none of practical size ruled out; reported with the smallest
@@ -47,7 +50,7 @@ TARGET_FPR = 0.01
 NEGLIGIBLE_AUC = 0.55
 POWER = 0.80
 LEVELS = ("none", "inconclusive", "low", "medium", "high")
-BARS = {"high": (0.75, 0.20), "medium": (0.60, 0.05)}
+BARS = {"high": (0.75, 0.20 - TARGET_FPR), "medium": (0.60, 0.05 - TARGET_FPR)}  # (AUC lower, TPR excess)
 NONE_TPR = 0.05
 
 
@@ -188,12 +191,12 @@ def rate_attack(name: str, scores: np.ndarray, member: np.ndarray, tests: int, a
 
 
 def _level(lower: float, upper: float, resolved: bool, detail: dict[str, Any]) -> str:
-    tpr_lower = detail["tpr_lower"] if resolved else -1.0
+    excess = detail["tpr_lower"] - detail["fpr_upper"] if resolved else -1.0
     for level in ("high", "medium"):
-        auc_bar, tpr_bar = BARS[level]
-        if lower >= auc_bar or tpr_lower >= tpr_bar:
+        auc_bar, excess_bar = BARS[level]
+        if lower >= auc_bar or excess >= excess_bar - 1e-12:
             return level
-    if lower > 0.5 or (resolved and tpr_lower > detail["fpr_upper"]):
+    if lower > 0.5 or excess > 0:
         return "low"
     if upper < NEGLIGIBLE_AUC and (not resolved or detail["tpr_upper"] < NONE_TPR):
         return "none"

@@ -45,8 +45,9 @@ membership. The raw figures are reported beside.
 
 The rating is a test (alpha 0.05 family-wise, Bonferroni over 2 claims per attack): per attack the AUC with
 DeLong bounds and the TPR at 1% FPR with a threshold fixed on one half of the game and Clopper-Pearson bounds
-on the other. high: AUC lower >= 0.75 or TPR lower >= 20%; medium: >= 0.60 or >= 5%; low: AUC lower > 0.5
-or TPR lower > FPR upper; none: every AUC upper < 0.55 (and TPR upper < 5%); otherwise inconclusive, with the
+on the other (excess = TPR lower - FPR upper). high: AUC lower >= 0.75 or excess >= 19 points; medium: >= 0.60
+or >= 4 points; low: AUC lower > 0.5 or excess > 0; none: every AUC upper < 0.55 (and TPR upper < 5%);
+otherwise inconclusive, with the
 smallest AUC / TPR the audit detects at 80% power for its sizes. Its false alarms and power are measured by
 benchmarks/privacy_rating.py (README).
 
