@@ -12,9 +12,9 @@ from typing import Any
 
 TEST_NAMES = {"kruskal": "Kruskal-Wallis", "mann-whitney": "Mann-Whitney U", "permutation": "permutation test",
               "welch-t": "Welch t of shortfall > margin", "holm": "Holm", "bh": "Benjamini-Hochberg"}
-ATTACK_NAMES = {"loss-threshold": "loss threshold", "population": "population threshold",
+ATTACK_NAMES = {"loss": "loss threshold", "population": "population threshold",
                 "lira-offline": "LiRA offline", "lira-online": "LiRA online", "rmia": "RMIA",
-                "segmentation-cnn": "loss-map CNN", "label-only": "label-only"}
+                "rmia-online": "RMIA online", "loss-map-cnn": "loss-map CNN", "label-only": "label-only"}
 
 
 def attack_label(name: str) -> str:

@@ -21,6 +21,8 @@ def membership_statement(audit: dict[str, Any], date: str) -> str:
                 f"assessed.")
     if not privacy.get("attacks"):
         return f"As of {date} the membership-inference audit of {target} ran no attack: the risk is not assessed."
+    if (privacy.get("rating") or {}).get("attacks"):
+        return _rated_statement(privacy, target, date)
     attack = strongest_attack(privacy)
     tpr = (attack.get("tpr_at_fpr") or {}).get("0.01")
     return (f"As of {date} the membership-inference audit of {target} rated the risk "
@@ -59,3 +61,24 @@ def fairness_statement(audit: dict[str, Any], date: str, min_group_size: int) ->
                  f"simultaneous {round(100 * fairness.get('confidence', 0.95))} % bounds with the choice of the "
                  "two groups accounted for).")
     return text
+
+
+def _rated_statement(privacy: dict[str, Any], target: str, date: str) -> str:
+    """The sentence for an audit whose level is a test: the strongest rated attack's AUC with its bounds, the
+    detectable AUC when inconclusive, the family and the game the level was computed on."""
+    rating = privacy["rating"]
+    levels = ("none", "inconclusive", "low", "medium", "high")
+    attack = max(rating["attacks"], key=lambda a: (levels.index(a["level"]) if a["level"] in levels else 0,
+                                                   a["auc_lower"]))
+    detail = (f"{attack_label(attack['name'])} AUC {num(attack['auc'], 2)}, bounds {num(attack['auc_lower'], 2)} "
+              f"to {num(attack['auc_upper'], 2)}")
+    if privacy["risk_level"] == "inconclusive":
+        detail += f"; the smallest AUC it detects with 80 % power is {num(rating['detectable_auc'], 3)}"
+    balance = privacy.get("balance") or {}
+    game = f"{rating['members']} members against {rating['nonmembers']} non-members"
+    if balance.get("balanced_on"):
+        game += (f" after balancing on {', '.join(balance['balanced_on'])} (from {privacy['members']} and "
+                 f"{privacy['nonmembers']})")
+    family = f"{len(rating['attacks'])} attacks at {round(100 * (1 - rating['alpha']))} % family-wise"
+    return (f"As of {date} the membership-inference audit of {target} rated the risk {privacy['risk_level']} "
+            f"({detail}; {family}, {game}, {privacy['shadow_models']} shadow models).")

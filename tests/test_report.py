@@ -51,7 +51,7 @@ def test_report_is_self_contained_with_every_plot_embedded():
     assert "<script" not in html and "http://" not in html
     assert not re.search(r'<link[^>]+href="(?!data:)', html)
     # the privacy section shows the game's balance, the rating's bounds and leave-one-shadow-out
-    for heading in ("The rating&#39;s evidence", "Who is in the game", "Leave one shadow out"):
+    for heading in ("The rating's evidence", "Who is in the game", "Leave one shadow out"):
         assert heading in html, heading
     # verdicts come first
     assert html.index("Summary of verdicts") < html.index('id="fairness"') < html.index('id="privacy"') \
