@@ -8,11 +8,13 @@ ReduceLROnPlateau and early stopping both watch validation mIoU.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,19 @@ def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume
     summary = {**asdict(result), "run_dir": str(run_dir)}
     (run_dir / "result.json").write_text(json.dumps(summary, indent=2) + "\n")
     return result
+
+
+@contextlib.contextmanager
+def quiet_training() -> Iterator[None]:
+    """Training without its per-epoch log lines, for runs inside another command (the privacy audit's shadows
+    and canary run: K shadows x epochs lines would bury the audit's own output)."""
+    logger = logging.getLogger(__name__)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _train_one_epoch(model: nn.Module, loader, optimizer, criterion, config: TrainConfig, epoch: int,

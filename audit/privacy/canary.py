@@ -22,7 +22,6 @@ import csv
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from segaudit.core import checks
+from segaudit.core.atomic import link_or_copy
 from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -305,12 +305,12 @@ def _write_package(source: Any, data: Path, train_rows: list[dict[str, str]], ca
     manifest = []
     for row in train_rows:
         for column in ("image", "mask"):
-            _link(source.root / row[column], data / row[column])
+            link_or_copy(source.root / row[column], data / row[column])
         manifest.append({**row, "split": "train"})
     for row, inside in zip(canaries, included, strict=True):
         if not inside:
             continue
-        _link(source.root / row["image"], data / row["image"])
+        link_or_copy(source.root / row["image"], data / row["image"])
         mask_file = Path("canary-masks") / f"{row['id']}.png"
         (data / mask_file).parent.mkdir(exist_ok=True)
         (data / mask_file).write_bytes(encode_png(mirror_mask(source.read_mask(row))))
@@ -325,28 +325,12 @@ def _write_package(source: Any, data: Path, train_rows: list[dict[str, str]], ca
         writer.writerows(manifest)
 
 
-def _link(source: Path, destination: Path) -> None:
-    """Hard-link a file into the audit's package (a copy across file systems)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.exists():
-        return
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
-
-
 def _quiet_train(data: Path, run: Path, recipe: Any) -> None:
     """The recipe's training without its per-epoch log lines (the audit prints its own summary)."""
-    from segaudit.models.train import train
+    from segaudit.models.train import quiet_training, train
 
-    logger = logging.getLogger("segaudit.models.train")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
+    with quiet_training():
         train(data, run, recipe)
-    finally:
-        logger.setLevel(level)
 
 
 def _score(checkpoint: Path, package: Any, canaries: list[dict[str, str]]) -> np.ndarray:

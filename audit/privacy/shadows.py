@@ -18,7 +18,6 @@ one-thread processes beat one many-thread process, and never oversubscribe).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
@@ -26,7 +25,6 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -208,10 +206,10 @@ def _is_trained(folder: Path) -> bool:
 
 
 def _train(job: ShadowJob) -> None:
-    from segaudit.core.atomic import recover_leftovers, staging_prefix
+    from segaudit.core.atomic import link_or_copy, recover_leftovers, staging_prefix
     from segaudit.models.data.package import load_package
     from segaudit.models.data.writer import MANIFEST_FILE
-    from segaudit.models.train import train
+    from segaudit.models.train import quiet_training, train
 
     folder = job.folder
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +224,7 @@ def _train(job: ShadowJob) -> None:
         for split, rows in (("train", job.train_rows), ("val", job.val_rows)):
             for row in rows:
                 for column in ("image", "mask"):
-                    _link(Path(job.package_root) / row[column], data / row[column])
+                    link_or_copy(Path(job.package_root) / row[column], data / row[column])
                 manifest.append({"id": row["id"], "image": row["image"], "mask": row["mask"], "split": split})
         # attribute columns empty (unknown): training reads only images, masks and splits
         with open(data / MANIFEST_FILE, "w", newline="", encoding="utf-8") as handle:
@@ -234,7 +232,7 @@ def _train(job: ShadowJob) -> None:
                                     restval="", lineterminator="\n")
             writer.writeheader()
             writer.writerows(manifest)
-        with _quiet_training():
+        with quiet_training():
             train(data, tmp / "run", TrainConfig(**job.recipe))
         shutil.rmtree(data)
         shutil.rmtree(tmp / "run" / "last", ignore_errors=True)
@@ -248,29 +246,6 @@ def _train(job: ShadowJob) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _link(source: Path, destination: Path) -> None:
-    """Hard-link a file into the shadow's package (a copy across file systems)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.exists():
-        return
-    try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
-
-
-@contextlib.contextmanager
-def _quiet_training() -> Iterator[None]:
-    """Shadow training logs nothing per epoch (K shadows x epochs lines would bury the audit's own output)."""
-    logger = logging.getLogger("segaudit.models.train")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _one_thread() -> None:

@@ -148,3 +148,16 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def link_or_copy(source: Path, destination: Path) -> None:
+    """Hard-link `source` to `destination` (a copy across file systems; nothing when it is already there): how
+    the privacy audit builds the throwaway training packages of its shadows and canary runs without copying
+    every image."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists():
+        return
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
