@@ -45,12 +45,24 @@ def test_loader_batches_and_shuffles_reproducibly(tiny_package: Path) -> None:
     assert batch["image"].shape == (2, 3, 32, 32) and batch["mask"].shape == (2, 32, 32)
 
 
-def test_a_training_loader_drops_a_last_batch_of_one_image(tmp_path: Path) -> None:
+def test_a_training_loader_never_ends_on_a_batch_of_one_image(tmp_path: Path) -> None:
     # BatchNorm cannot train on one sample after global pooling: 5 training images at batch 4 used to crash
     from tests.conftest import write_tiny_package
 
     package = load_package(write_tiny_package(tmp_path / "pkg", n=15))
     assert len(package.split("train")) == 5
-    assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=4, augment=True)] == [4]
-    assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=4)] == [4, 1]  # evaluation: all
+    loader = make_loader(package, "train", size=32, batch_size=4, augment=True)
+    batches = [b["id"] for b in loader]
+    assert [len(b) for b in batches] == [5] and len(loader) == 1  # the lone image joins the batch before
+    assert sorted(batches[0]) == sorted(package.split("train")["id"])  # every image is still read
+    assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=4)] == [4, 1]  # evaluation
     assert [len(b["image"]) for b in make_loader(package, "train", size=32, batch_size=3, augment=True)] == [3, 2]
+    # other sizes keep exactly the shuffled order they had: a seeded plain DataLoader gives the same batches
+    from torch.utils.data import DataLoader
+
+    from segaudit.models.data.torch_dataset import SegmentationDataset
+
+    plain = DataLoader(SegmentationDataset(package, "train", size=32, augment=True), batch_size=3, shuffle=True,
+                       generator=torch.Generator().manual_seed(0))
+    assert [b["id"] for b in plain] == [b["id"] for b in make_loader(package, "train", size=32, batch_size=3,
+                                                                       augment=True)]

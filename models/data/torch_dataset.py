@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from segaudit.models.data.package import DatasetPackage
 
@@ -129,12 +129,31 @@ def make_loader(package: DatasetPackage, split: str, size: int | tuple[int, int]
                 num_workers: int = 0) -> DataLoader:
     """A DataLoader over one split; shuffling (default: when augmenting) is seeded.
 
-    A training loader (augment) drops a last batch of exactly one image: BatchNorm in training mode cannot
-    normalise one sample after global pooling ("Expected more than 1 value per channel"), so a training set of
-    k * batch_size + 1 images crashed; shuffled, every image still falls in the other batches of most epochs."""
+    A training loader (augment) never ends an epoch on a batch of exactly one image: BatchNorm in training mode
+    cannot normalise one sample after global pooling ("Expected more than 1 value per channel"), so a training
+    set of k * batch_size + 1 images crashed. That image joins the batch before it (every image is still read,
+    so a bad file is still found; other sizes give exactly the batches they gave before)."""
     dataset = SegmentationDataset(package, split, size=size, augment=augment, seed=seed)
     generator = torch.Generator().manual_seed(seed)
-    lone_last = augment and len(dataset) > batch_size and len(dataset) % batch_size == 1
-    return DataLoader(dataset, batch_size=batch_size, shuffle=augment if shuffle is None else shuffle,
-                      num_workers=num_workers, generator=generator, drop_last=lone_last,
-                      persistent_workers=num_workers > 0)
+    shuffle = augment if shuffle is None else shuffle
+    if augment and len(dataset) > batch_size and len(dataset) % batch_size == 1:
+        sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        return DataLoader(dataset, batch_sampler=NoLoneBatch(sampler, batch_size, drop_last=False),
+                          num_workers=num_workers, generator=generator, persistent_workers=num_workers > 0)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
+                      generator=generator, drop_last=False, persistent_workers=num_workers > 0)
+
+
+class NoLoneBatch(BatchSampler):
+    """Batches of `batch_size` whose last batch of one index is merged into the batch before it."""
+
+    def __iter__(self):  # noqa: ANN204
+        batches = list(super().__iter__())
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            lone = batches.pop()
+            batches[-1] = batches[-1] + lone
+        yield from batches
+
+    def __len__(self) -> int:
+        count = super().__len__()
+        return count - 1 if count > 1 and len(self.sampler) % self.batch_size == 1 else count
