@@ -79,7 +79,8 @@ def make_private(model: nn.Module, optimizer: Optimizer, loader: DataLoader, con
     from opacus import PrivacyEngine
 
     engine = PrivacyEngine(accountant="rdp")
-    tuple_loader = DataLoader(TupleDataset(loader.dataset), batch_size=loader.batch_size, shuffle=True,
+    batch_size = loader.batch_size or loader.batch_sampler.batch_size  # a batch sampler's (make_loader's NoLoneBatch)
+    tuple_loader = DataLoader(TupleDataset(loader.dataset), batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))
     # What PrivacyEngine.make_private_with_epsilon does, with the noise multiplier's search remembered
     sigma = noise_multiplier(config.epsilon, config.delta, 1 / len(tuple_loader), epochs)
