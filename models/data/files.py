@@ -19,6 +19,9 @@ from segaudit.core.errors import InputError
 
 IMAGE_MODES = ("RGB", "RGBA", "L", "P")
 MASK_MODES = ("L", "P")
+INSTANCE_MODES = ("L", "P", "I;16", "I")
+"""An instance-id mask may be 16-bit (PIL opens a 16-bit greyscale PNG as I;16 or I)."""
+MAX_INSTANCE_ID = 65535
 
 
 def open_checked(file: Path, *, column: str, row: int | None, sample_id: str) -> Image.Image:
@@ -36,10 +39,11 @@ def open_checked(file: Path, *, column: str, row: int | None, sample_id: str) ->
         raise InputError(f"image too large to open safely (id {sample_id!r}): {exc}", **where) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"unreadable or truncated image (id {sample_id!r}): {exc}", **where) from None
-    allowed = IMAGE_MODES if column == "image" else MASK_MODES
+    allowed = {"image": IMAGE_MODES, "instances": INSTANCE_MODES}.get(column, MASK_MODES)
     if image.mode not in allowed:
-        what = "an 8-bit image (RGB, RGBA, L or P)" if column == "image" else \
-            "a single-channel 8-bit PNG of class ids (mode L or P)"
+        what = {"image": "an 8-bit image (RGB, RGBA, L or P)",
+                "instances": "a single-channel 8- or 16-bit PNG of instance ids (mode L, P, I;16 or I)"}.get(
+            column, "a single-channel 8-bit PNG of class ids (mode L or P)")
         raise InputError(f"must be {what}, got mode {image.mode} (id {sample_id!r})", **where)
     return image
 
@@ -80,3 +84,17 @@ def allowed_values(classes: dict[int, str], ignore_index: int) -> np.ndarray:
     allowed[list(classes)] = True
     allowed[ignore_index] = True
     return allowed
+
+
+def read_instances(file: Path, *, row: int | None, sample_id: str, image_size: tuple[int, int] | None
+                   ) -> np.ndarray:
+    """An instance-id mask as HxW int32 (0: no person, 1..65535: a person), checked against its image's size."""
+    opened = open_checked(file, column="instances", row=row, sample_id=sample_id)
+    if image_size is not None and opened.size != image_size:
+        raise InputError(f"image is {image_size[0]}x{image_size[1]} but instance mask is {opened.size[0]}x"
+                         f"{opened.size[1]} (id {sample_id!r})", path=file, row=row, field="instances")
+    values = np.array(opened).astype(np.int32)
+    if values.ndim != 2 or values.min(initial=0) < 0 or values.max(initial=0) > MAX_INSTANCE_ID:
+        raise InputError(f"instance ids must be 0..{MAX_INSTANCE_ID} in one channel (id {sample_id!r})",
+                         path=file, row=row, field="instances")
+    return values

@@ -1,6 +1,8 @@
 """Loading a dataset package and validating every part of it.
 
-A package is a folder with `dataset.yaml`, `manifest.csv` (or `manifest.parquet`), `images/` and `masks/`.
+A package is a folder with `dataset.yaml`, `manifest.csv` (or `manifest.parquet`), `images/` and `masks/`; a
+package with people as instances (dataset.yaml schema version 2) also has instance-id masks (the manifest's
+`instances` column) and optionally `persons.csv` with the attributes of each person.
 `load_package` checks the spec and the manifest (columns, ids, splits, paths that stay inside the folder,
 attribute values); `verify_files` opens every image and mask (missing, unreadable, truncated, size mismatch,
 mask values outside the declared classes). All problems found are reported together, each naming the file
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ import pandas as pd
 
 from segaudit.core.errors import InputError
 from segaudit.models.data import files
-from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, DatasetSpec, load_spec
+from segaudit.models.data.spec import INSTANCES_COLUMN, PERSONS_FILE, SPEC_FILE, UNKNOWN, DatasetSpec, load_spec
 from segaudit.models.data.writer import ID_PATTERN, MANIFEST_FILE, SPLITS
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ class DatasetPackage:
     spec: DatasetSpec
     manifest: pd.DataFrame
     manifest_path: Path
+    persons: pd.DataFrame | None = None
+    """persons.csv validated (`id`, `instance` as int, the person attributes parsed), or None without one."""
 
     @property
     def manifest_sha256(self) -> str:
@@ -67,6 +72,29 @@ class DatasetPackage:
         return files.read_mask(self.root / row["mask"], row=number, sample_id=sample_id,
                                allowed=files.allowed_values(self.spec.classes, self.spec.ignore_index),
                                ignore_index=self.spec.ignore_index, image_size=size)
+
+    def read_instances(self, row: pd.Series | dict[str, Any]) -> np.ndarray:
+        """The instance-id mask of a manifest row as HxW int32 (0: no person), validated; needs `spec.instances`."""
+        if not self.spec.instances:
+            raise InputError("this package declares no instances (dataset.yaml `instances: true`)",
+                             path=self.root / SPEC_FILE, field="instances")
+        number, sample_id = self.row_number(row), str(row["id"])
+        size = files.image_size(self.root / row["image"], row=number, sample_id=sample_id) \
+            if (self.root / row["image"]).is_file() else None
+        return files.read_instances(self.root / row[INSTANCES_COLUMN], row=number, sample_id=sample_id,
+                                    image_size=size)
+
+    def persons_of(self, sample_id: str, instances: np.ndarray) -> pd.DataFrame:
+        """The people of one image: persons.csv's rows for it, or (without persons.csv) one row per instance id
+        present in its instance mask, with unknown person attributes. Columns `id`, `instance`, attributes."""
+        if self.persons is not None:
+            return self.persons[self.persons["id"] == sample_id].reset_index(drop=True)
+        ids = np.unique(instances)
+        ids = ids[ids > 0]
+        frame = pd.DataFrame({"id": [sample_id] * ids.size, "instance": ids.astype(np.int64)})
+        for name, attribute in self.spec.person_attributes.items():
+            frame[name] = math.nan if attribute.kind == "continuous" else UNKNOWN
+        return frame
 
     def row_number(self, row: pd.Series | dict[str, Any]) -> int | None:
         """The 1-based manifest row of a record (by its id), for error messages."""
@@ -110,7 +138,8 @@ def load_package(root: str | Path, verify: bool = False, progress: bool = False)
     spec = load_spec(root / SPEC_FILE)
     manifest_path, raw = _read_manifest(root)
     manifest = _validate_manifest(raw, spec, root, manifest_path)
-    package = DatasetPackage(root=root, spec=spec, manifest=manifest, manifest_path=manifest_path)
+    persons = _read_persons(root, spec, manifest)
+    package = DatasetPackage(root=root, spec=spec, manifest=manifest, manifest_path=manifest_path, persons=persons)
     if verify:
         verify_files(package, progress=progress)
     return package
@@ -135,12 +164,18 @@ def _read_manifest(root: Path) -> tuple[Path, pd.DataFrame]:
     raise InputError(f"missing: a dataset package needs {MANIFEST_FILE} or {PARQUET_MANIFEST}", path=root)
 
 
+def base_columns(spec: DatasetSpec) -> tuple[str, ...]:
+    """The manifest's fixed columns: id, image, mask, split, and `instances` when the spec declares them."""
+    return (*BASE_COLUMNS, INSTANCES_COLUMN) if spec.instances else BASE_COLUMNS
+
+
 def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: Path) -> pd.DataFrame:
     columns = [str(c) for c in raw.columns]
-    missing = [c for c in (*BASE_COLUMNS, *spec.attributes) if c not in columns]
+    base = base_columns(spec)
+    missing = [c for c in (*base, *spec.attributes) if c not in columns]
     if missing:
-        raise InputError(f"missing columns {missing} (expected {[*BASE_COLUMNS, *spec.attributes]})", path=path)
-    undeclared = [c for c in columns if c not in BASE_COLUMNS and c not in spec.attributes and c != SUBJECT]
+        raise InputError(f"missing columns {missing} (expected {[*base, *spec.attributes]})", path=path)
+    undeclared = [c for c in columns if c not in base and c not in spec.attributes and c != SUBJECT]
     if undeclared:
         raise InputError(f"columns {undeclared} are not declared as attributes in {SPEC_FILE}", path=path)
     if raw.empty:
@@ -164,7 +199,7 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
         if split not in SPLITS:
             problems.append(InputError(f"split {split!r} is not one of {list(SPLITS)}",
                                        path=path, row=index, field="split"))
-        for column in ("image", "mask"):
+        for column in (c for c in base if c not in ("id", "split")):
             relative = _text(record[column])
             target = (root / relative).resolve()
             if not relative or Path(relative).is_absolute() or not target.is_relative_to(resolved_root):
@@ -183,7 +218,7 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
                 problems.append(InputError(str(exc), path=path, row=index, field=name))
     _raise_all(problems, path)
 
-    manifest = pd.DataFrame({c: raw[c].map(_text) for c in BASE_COLUMNS if c in columns}
+    manifest = pd.DataFrame({c: raw[c].map(_text) for c in base if c in columns}
                             | ({SUBJECT: raw[SUBJECT].map(_text)} if SUBJECT in columns else {}))
     for name, attribute in spec.attributes.items():
         dtype = "float64" if attribute.kind == "continuous" else "object"
@@ -191,8 +226,63 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
     return manifest
 
 
+def _read_persons(root: Path, spec: DatasetSpec, manifest: pd.DataFrame) -> pd.DataFrame | None:
+    """persons.csv validated against the spec and the manifest; None when the package has none."""
+    path = root / PERSONS_FILE
+    if not spec.instances:
+        if path.exists():
+            raise InputError(f"{PERSONS_FILE} needs `instances: true` and `schema_version: 2` in {SPEC_FILE}",
+                             path=path)
+        return None
+    if not path.exists():
+        if spec.person_attributes:
+            raise InputError(f"missing: person_attributes are declared in {SPEC_FILE}, so their values must be "
+                             f"in {PERSONS_FILE} (id, instance, one column per person attribute)", path=path)
+        return None
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV: {exc}", path=path) from None
+    expected = ["id", "instance", *spec.person_attributes]
+    columns = [str(c) for c in raw.columns]
+    if sorted(columns) != sorted(expected):
+        raise InputError(f"columns must be {expected} (person_attributes of {SPEC_FILE}), got {columns}", path=path)
+    known_ids = set(manifest["id"])
+    problems: list[InputError] = []
+    parsed: dict[str, list[Any]] = {"id": [], "instance": [], **{name: [] for name in spec.person_attributes}}
+    seen: dict[tuple[str, int], int] = {}
+    for index, record in enumerate(raw.to_dict("records"), start=1):
+        sample_id, text = _text(record["id"]), _text(record["instance"])
+        if sample_id not in known_ids:
+            problems.append(InputError(f"id {sample_id!r} is not in the manifest", path=path, row=index, field="id"))
+        instance = int(text) if text.isdigit() else -1
+        if not 1 <= instance <= files.MAX_INSTANCE_ID:
+            problems.append(InputError(f"instance {text!r} must be an instance id 1..{files.MAX_INSTANCE_ID} of the "
+                                       "image's instance mask", path=path, row=index, field="instance"))
+        elif (sample_id, instance) in seen:
+            problems.append(InputError(f"person ({sample_id}, {instance}) repeats row {seen[sample_id, instance]}",
+                                       path=path, row=index, field="instance"))
+        else:
+            seen[sample_id, instance] = index
+        parsed["id"].append(sample_id)
+        parsed["instance"].append(instance)
+        for name, attribute in spec.person_attributes.items():
+            try:
+                parsed[name].append(attribute.parse(record[name]))
+            except ValueError as exc:
+                parsed[name].append(None)
+                problems.append(InputError(str(exc), path=path, row=index, field=name))
+    _raise_all(problems, path)
+    persons = pd.DataFrame({"id": pd.Series(parsed["id"], dtype="object"),
+                            "instance": pd.Series(parsed["instance"], dtype="int64")})
+    for name, attribute in spec.person_attributes.items():
+        persons[name] = pd.Series(parsed[name], dtype="float64" if attribute.kind == "continuous" else "object")
+    return persons
+
+
 def verify_files(package: DatasetPackage, progress: bool = False) -> None:
-    """Open every image and mask: existence, decodability, equal sizes, mask values within the classes."""
+    """Open every image and mask (and instance mask): existence, decodability, equal sizes, mask values within
+    the classes, instances only on person pixels, and every person of persons.csv present in its mask."""
     from tqdm import tqdm
 
     allowed = files.allowed_values(package.spec.classes, package.spec.ignore_index)
@@ -200,9 +290,37 @@ def verify_files(package: DatasetPackage, progress: bool = False) -> None:
     rows = package.manifest.to_dict("records")
     for index, row in enumerate(tqdm(rows, desc="checking files", unit="img", disable=not progress), start=1):
         problems.extend(_verify_row(package.root, row, index, allowed, package.spec.ignore_index))
+        if package.spec.instances and not problems:
+            problems.extend(_verify_instances(package, row, index))
         if len(problems) >= MAX_REPORTED:
             break
     _raise_all(problems, package.root)
+
+
+def background_ids(classes: dict[int, str]) -> list[int]:
+    """The class named "background" (any case), else class 0: where no person can be."""
+    return [i for i, name in classes.items() if name.strip().lower() == "background"] or [0]
+
+
+def _verify_instances(package: DatasetPackage, row: dict[str, Any], index: int) -> Iterator[InputError]:
+    try:
+        instances = package.read_instances(row)
+        mask = package.read_mask(row)
+    except InputError as error:
+        yield error
+        return
+    where = {"path": package.root / row[INSTANCES_COLUMN], "row": index, "field": INSTANCES_COLUMN}
+    on_background = np.isin(mask, background_ids(package.spec.classes)) & (instances > 0)
+    if on_background.any():
+        yield InputError(f"{int(on_background.sum())} instance pixels lie on background in the class mask "
+                         f"(id {row['id']!r})", **where)
+    if package.persons is not None:
+        present = set(np.unique(instances).tolist())
+        listed = package.persons.loc[package.persons["id"] == row["id"], "instance"].tolist()
+        absent = [k for k in listed if k not in present]
+        if absent:
+            yield InputError(f"persons.csv lists instances {absent} that the instance mask of id {row['id']!r} does "
+                             "not contain", **where)
 
 
 def _verify_row(root: Path, row: dict[str, Any], index: int, allowed: np.ndarray,

@@ -4,6 +4,16 @@ A package declares its classes (id -> name), the `ignore_index` used in masks, a
 carries. Each attribute has a kind (categorical | ordinal | continuous), its allowed values (ordered for
 ordinal) or its unit and range (continuous), whether it is sensitive, and where the values came from.
 Every problem is an `InputError` naming the file and the field.
+
+Schema version 2 (optional `schema_version: 2`; a file without the key is version 1 and reads as before) adds
+people as units below the image:
+
+* `instances: true` - the manifest has an `instances` column: per image, a single-channel PNG (8- or 16-bit)
+  whose pixel value is the instance id of the person it belongs to (0: no person, 1..K: the people of that
+  image, numbered in any order, gaps allowed);
+* `person_attributes:` - attributes of each person, declared like `attributes`, whose values are in
+  `persons.csv` (columns `id`, `instance`, then one per person attribute; one row per person). Needs
+  `instances: true`. Without persons.csv every instance of the masks is a person with unknown attributes.
 """
 
 from __future__ import annotations
@@ -25,6 +35,11 @@ SOURCES = ("self-reported", "annotated", "derived", "synthetic")
 UNKNOWN = "unknown"
 """The explicit value a missing categorical/ordinal attribute becomes (continuous ones become NaN)."""
 REQUIRED_TEXT = ("name", "version", "description", "license", "provenance")
+SCHEMA_VERSION = 2
+"""The newest dataset.yaml schema this code reads and writes (see the module docstring)."""
+INSTANCES_COLUMN = "instances"
+PERSONS_FILE = "persons.csv"
+RESERVED_COLUMNS = frozenset({"id", "image", "mask", "split", INSTANCES_COLUMN, "instance"})
 
 
 @dataclass(frozen=True)
@@ -86,13 +101,23 @@ class DatasetSpec:
     classes: dict[int, str]
     attributes: dict[str, AttributeSpec] = field(default_factory=dict)
     ignore_index: int = 255
+    instances: bool = False
+    """Whether the manifest has an `instances` column of instance-id masks (schema version 2)."""
+    person_attributes: dict[str, AttributeSpec] = field(default_factory=dict)
+    """Attributes of each person, with values in persons.csv (schema version 2, needs `instances`)."""
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def schema_version(self) -> int:
+        """1 for a package without instances (written exactly as before version 2 existed), else 2."""
+        return 2 if self.instances else 1
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {"schema_version": 2} if self.instances else {}
+        out.update({
             "name": self.name,
             "version": self.version,
             "description": self.description,
@@ -101,7 +126,11 @@ class DatasetSpec:
             "classes": dict(self.classes),
             "ignore_index": self.ignore_index,
             "attributes": {name: a.to_dict() for name, a in self.attributes.items()},
-        }
+        })
+        if self.instances:
+            out["instances"] = True
+            out["person_attributes"] = {name: a.to_dict() for name, a in self.person_attributes.items()}
+        return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
@@ -122,7 +151,23 @@ def spec_from_dict(data: Any, path: str | Path = SPEC_FILE) -> DatasetSpec:
     for key in REQUIRED_TEXT:
         if not isinstance(data.get(key), str | int | float) or str(data.get(key)).strip() == "":
             raise InputError("required, as non-empty text", path=path, field=key)
-    checks.known_keys(data, {*REQUIRED_TEXT, "classes", "ignore_index", "attributes"}, path=path)
+    checks.known_keys(data, {*REQUIRED_TEXT, "schema_version", "classes", "ignore_index", "attributes", "instances",
+                             "person_attributes"}, path=path)
+    schema_version = checks.integer(data.get("schema_version", 1), "schema_version", minimum=1, path=path)
+    if schema_version > SCHEMA_VERSION:
+        raise InputError(f"schema version {schema_version} is newer than this segaudit reads ({SCHEMA_VERSION}); "
+                         "upgrade segaudit", path=path, field="schema_version")
+    for key in ("instances", "person_attributes"):
+        if key in data and schema_version < 2:
+            raise InputError("needs schema_version: 2 (version 1 has no instances)", path=path, field=key)
+    instances = checks.boolean(data.get("instances", False), "instances", path=path)
+    raw_people = checks.table(data.get("person_attributes") or {}, "person_attributes",
+                              what="a mapping of attribute name -> declaration", path=path)
+    if raw_people and not instances:
+        raise InputError("person attributes need `instances: true` (the people are the instances of the masks)",
+                         path=path, field="person_attributes")
+    person_attributes = {str(name): _parse_attribute(str(name), decl, path, "person_attributes")
+                         for name, decl in raw_people.items()}
     ignore_index = checks.integer(data.get("ignore_index", 255), "ignore_index", minimum=0, maximum=255, path=path)
     classes = _parse_classes(data.get("classes"), ignore_index, path)
     raw_attributes = checks.table(data.get("attributes") or {}, "attributes",
@@ -139,6 +184,8 @@ def spec_from_dict(data: Any, path: str | Path = SPEC_FILE) -> DatasetSpec:
         classes=classes,
         attributes=attributes,
         ignore_index=ignore_index,
+        instances=instances,
+        person_attributes=person_attributes,
     )
 
 
@@ -161,9 +208,9 @@ def _parse_classes(raw: Any, ignore_index: int, path: str | Path) -> dict[int, s
     return dict(sorted(classes.items()))
 
 
-def _parse_attribute(name: str, decl: Any, path: str | Path) -> AttributeSpec:
-    where = f"attributes.{name}"
-    if name in {"id", "image", "mask", "split"}:
+def _parse_attribute(name: str, decl: Any, path: str | Path, block: str = "attributes") -> AttributeSpec:
+    where = f"{block}.{name}"
+    if name in RESERVED_COLUMNS:
         raise InputError("this name is a reserved manifest column", path=path, field=where)
     checks.table(decl, where, what="a mapping with kind, values or unit/range, sensitive, source", path=path)
     checks.known_keys(decl, ("kind", "values", "unit", "range", "sensitive", "source", "description"), where,
