@@ -18,7 +18,6 @@ from segaudit.models.data.derive import (
     DERIVED_ATTRIBUTES,
     ITA_CATEGORIES,
     derive_attributes,
-    is_skin_colour,
     ita_category,
     ita_degrees,
     median_ita,
@@ -27,6 +26,7 @@ from segaudit.models.data.derive import (
     silhouette_measures,
     skin_pixels,
 )
+from segaudit.models.data.skin import is_skin_colour
 from segaudit.models.data.spec import AttributeSpec, DatasetSpec
 from segaudit.models.data.writer import PackageWriter
 
@@ -260,7 +260,7 @@ def test_derive_in_place_is_idempotent_and_leaves_no_temporaries(tmp_path: Path)
     first = snapshot(package)
     derive_attributes(package)
     assert snapshot(package) == first
-    assert set(first) == {"dataset.yaml", "manifest.csv", ".segaudit-package", *images}
+    assert set(first) == {"dataset.yaml", "manifest.csv", "derived_evidence.csv", ".segaudit-package", *images}
     assert {k: first[k] for k in images} == images
     header = (package / "manifest.csv").read_text().splitlines()[0].split(",")
     assert header == ["id", "image", "mask", "split", "age_group", *DERIVED_ATTRIBUTES]

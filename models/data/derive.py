@@ -23,19 +23,37 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
-from skimage.color import rgb2lab
 
 from segaudit.core.atomic import recover_leftovers, staged_folder, staging_prefix
 from segaudit.core.errors import InputError
-from segaudit.models.data.package import PARQUET_MANIFEST, DatasetPackage, load_package
-from segaudit.models.data.spec import SPEC_FILE, UNKNOWN, AttributeSpec, DatasetSpec, load_spec
+from segaudit.models.data.package import PARQUET_MANIFEST, DatasetPackage, background_ids, load_package
+from segaudit.models.data.skin import (
+    MIN_SKIN_PIXELS,
+    NO_PERSON,
+    REASONS,
+    SEVERAL_PEOPLE,
+    SkinEstimate,
+    estimate_skin,
+    head_region,
+    ita_degrees,
+    skin_pixels_of,
+    white_balanced,
+)
+from segaudit.models.data.spec import (
+    INSTANCES_COLUMN,
+    PERSONS_FILE,
+    SPEC_FILE,
+    UNKNOWN,
+    AttributeSpec,
+    DatasetSpec,
+    load_spec,
+)
 from segaudit.models.data.writer import MANIFEST_FILE, format_cell
 
 log = logging.getLogger(__name__)
@@ -44,23 +62,12 @@ ITA_CATEGORIES = ("dark", "brown", "tan", "intermediate", "light", "very_light")
 """Chardon's categories in order of increasing ITA (darkest first), as the ordinal `ita_skin_tone` values."""
 ITA_LOWER_BOUNDS = (-30.0, 10.0, 28.0, 41.0, 55.0)
 """Exclusive lower bounds in degrees of brown, tan, intermediate, light and very_light."""
-B_STAR_FLOOR = 1e-6
-"""Floor for b*: at or below it, ITA tends to +/-90 by the sign of L* - 50 instead of dividing by 0."""
 
 SKIN_CLASS_NAMES = ("skin", "face")
 PERSON_CLASS_NAMES = ("person",)
-BACKGROUND_CLASS_NAMES = ("background",)
-MIN_SKIN_PIXELS = 20
-"""Fewer skin pixels than this in an image and its ITA is unknown."""
-ERODE_PX_PER_256 = 1
-"""Fallback: the person mask is eroded by max(1, round(this * min(H, W) / 256)) pixels (mixed edge pixels)."""
-HEAD_FRACTION = 0.2
-HEAD_FRACTION_CUT = 0.5
-"""Fallback: only the top fraction of the person's bounding box is searched for skin (the head and neck); the
-second applies when the person is cut off at the bottom of the image (a portrait or upper-body shot)."""
-SKIN_CB_RANGE = (77.0, 127.0)
-SKIN_CR_RANGE = (130.0, 173.0)
-"""Chroma box of the fallback skin-colour rule in full-range BT.601 YCbCr (see `is_skin_colour`)."""
+EVIDENCE_FILE = "derived_evidence.csv"
+"""Beside the manifest: per image (and per person) the skin pixels, ITA spread and reason behind each value."""
+EVIDENCE_COLUMNS = ("id", "instance", "unit", "ita_deg", "skin_pixels", "ita_iqr_deg", "reason", "method")
 
 SHAPES = ("slim", "average", "broad")
 SHAPE_UPPER_BOUNDS = (0.18, 0.20)
@@ -92,31 +99,8 @@ DERIVED_ATTRIBUTES: dict[str, AttributeSpec] = {
 }
 
 
-def ita_degrees(rgb: np.ndarray) -> np.ndarray:
-    """ITA in degrees of each pixel of a [..., 3] uint8 sRGB array; returns the array's shape without the 3.
-
-    Lab comes from `skimage.color.rgb2lab` on floats in [0, 1] (sRGB, D65, 2-degree observer), so L* is in
-    0..100 and a*, b* are unshifted. We deliberately avoid OpenCV's 8-bit conversion: `cv2.cvtColor` on uint8
-    returns L* scaled to 0..255 and a*, b* offset by +128, and ITA computed on those numbers is silently
-    wrong.
-    Only uint8 input is accepted so that a float image in 0..255 cannot be misread as 0..1.
-    ITA is arctan((L* - 50) / b*) as defined (not arctan2): skin has b* > 0; b* <= `B_STAR_FLOOR` (neutral or
-    bluish pixels) is floored so the angle tends to +/-90 by the sign of L* - 50, and the result stays in
-    [-90, 90].
-    """
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim < 1 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected [..., 3] uint8 sRGB, got {rgb.dtype} {rgb.shape}")
-    lab = rgb2lab(rgb.reshape(-1, 3).astype(np.float64) / 255.0)
-    lightness, b_star = lab[:, 0], np.maximum(lab[:, 2], B_STAR_FLOOR)
-    return np.degrees(np.arctan((lightness - 50.0) / b_star)).reshape(rgb.shape[:-1])
-
-
 def median_ita(rgb_pixels: np.ndarray) -> float:
-    """Median ITA in degrees of [N, 3] uint8 skin pixels; NaN when there are none.
-
-    The median, not the mean, so that stray non-skin pixels (lips, eyebrows, highlights) move it little.
-    """
+    """Median ITA in degrees of [N, 3] uint8 pixels taken as they are; NaN when there are none."""
     pixels = np.asarray(rgb_pixels).reshape(-1, 3)
     if len(pixels) == 0:
         return math.nan
@@ -134,29 +118,6 @@ def ita_category(ita: float) -> str:
     return ITA_CATEGORIES[sum(ita > bound for bound in ITA_LOWER_BOUNDS)]
 
 
-def is_skin_colour(rgb: np.ndarray) -> np.ndarray:
-    """Boolean [...] mask of [..., 3] uint8 pixels whose colour passes the fallback skin rule.
-
-    The rule is the Cb/Cr box of Chai & Ngan (1999) in full-range BT.601 YCbCr, Cb in [77, 127] and
-    Cr in [133, 173], with the lower Cr bound relaxed to 130: the original box rejects the darkest Monk Skin
-    Tone swatch (MST-10 #292420 has Cr ~ 130.8) and barely keeps the lightest (MST-1, Cr ~ 133.2). Luma is
-    not bounded, again so that dark skin is not cut away.
-
-    This filter is itself biased: fixed chroma boxes were fitted on samples of mostly lighter skin, so very
-    dark and very light (low-chroma) skin sits at its edges and loses more pixels under shadow, coloured
-    light or white balance, while skin-coloured clothing, blond or brown hair, wood or sand passes. It is
-    still needed when no skin class is annotated: the person mask, even its head region, is mostly hair,
-    headwear and clothes, and without a filter the median ITA would measure those. Images where it keeps too
-    few pixels get an unknown tone rather than a guess.
-    """
-    rgb = np.asarray(rgb, dtype=np.float64)
-    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    cb = 128.0 - 0.168736 * red - 0.331264 * green + 0.5 * blue
-    cr = 128.0 + 0.5 * red - 0.418688 * green - 0.081312 * blue
-    return ((SKIN_CB_RANGE[0] <= cb) & (cb <= SKIN_CB_RANGE[1])
-            & (SKIN_CR_RANGE[0] <= cr) & (cr <= SKIN_CR_RANGE[1]))
-
-
 def person_mask(mask: np.ndarray, classes: dict[int, str]) -> np.ndarray:
     """Boolean HxW mask of the person: the class named "person" (plus any "skin"/"face" class) when there is
     one, else every class but the background (the class named "background", or class 0 if none is).
@@ -167,43 +128,29 @@ def person_mask(mask: np.ndarray, classes: dict[int, str]) -> np.ndarray:
     if person_ids:
         ids = person_ids + _ids_named(classes, SKIN_CLASS_NAMES)
     else:
-        background = _ids_named(classes, BACKGROUND_CLASS_NAMES) or [0]
+        background = background_ids(classes)
         ids = [class_id for class_id in classes if class_id not in background]
     return np.isin(mask, ids)
 
 
+def skin_region(classes: dict[int, str], mask: np.ndarray) -> np.ndarray | None:
+    """The annotated skin/face pixels (HxW bool) when the package declares such a class, else None."""
+    skin_ids = _ids_named(classes, SKIN_CLASS_NAMES)
+    return np.isin(mask, skin_ids) if skin_ids else None
+
+
 def skin_pixels(image: np.ndarray, mask: np.ndarray, classes: dict[int, str],
                 min_pixels: int = MIN_SKIN_PIXELS) -> np.ndarray:
-    """The [N, 3] uint8 skin pixels of an HxWx3 image and its HxW class mask; [0, 3] if under min_pixels.
-
-    When the package declares a class named "skin" or "face", its pixels are taken as they are (an annotated
-    image without them has no skin pixels: we do not mix in guesses). Otherwise the person mask (see
-    `person_mask`) is eroded by a pixel or so (`ERODE_PX_PER_256`), cut to its head region (the top
-    `HEAD_FRACTION` of its bounding box, `HEAD_FRACTION_CUT` when it touches the bottom edge) and filtered
-    by `is_skin_colour`. The head cut matters: clothes cover most of a body and many pass the colour rule
-    (beige, brown, pink), while the face is the skin most often exposed; on the synthetic people of
-    `models.data.synth` it raised the share of true skin among the kept pixels from ~0.2 to ~0.6. It
-    assumes upright people. Read
-    `is_skin_colour` for why the filter is biased and why it is still used.
-    """
+    """The [N, 3] uint8 skin pixels of an image's person (all person classes together); [0, 3] if under
+    min_pixels. The annotated skin/face class when there is one, else the head of the person mask; either way
+    only pixels that can be skin and are not in deep shade (see `models.data.skin`)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != mask.shape:
         raise ValueError(f"expected an HxWx3 image and an HxW mask, got {image.shape} and {mask.shape}")
-    skin_ids = _ids_named(classes, SKIN_CLASS_NAMES)
-    region = np.isin(mask, skin_ids) if skin_ids else _fallback_region(image, person_mask(mask, classes))
-    pixels = image[region]
+    person = person_mask(mask, classes)
+    skin = skin_region(classes, mask)
+    region = (skin & person) if skin is not None else head_region(person)
+    pixels = skin_pixels_of(image[region])
     return pixels if len(pixels) >= min_pixels else pixels[:0]
-
-
-def _fallback_region(image: np.ndarray, person: np.ndarray) -> np.ndarray:
-    """Skin-coloured pixels of the eroded person mask above the head cut (see `skin_pixels`)."""
-    rows = np.flatnonzero(person.any(axis=1))
-    if rows.size == 0:
-        return person
-    erode = max(1, round(ERODE_PX_PER_256 * min(person.shape) / 256))
-    region = ndimage.binary_erosion(person, structure=np.ones((3, 3), dtype=bool), iterations=erode)
-    fraction = HEAD_FRACTION_CUT if rows[-1] == person.shape[0] - 1 else HEAD_FRACTION
-    region[rows[0] + math.ceil(fraction * (rows[-1] - rows[0] + 1)):] = False
-    return region & is_skin_colour(image)
 
 
 def silhouette_measures(person_mask: np.ndarray) -> dict[str, float]:
@@ -251,70 +198,176 @@ def shape_category(measures: dict[str, float]) -> str:
     return SHAPES[sum(value > bound for bound in SHAPE_UPPER_BOUNDS)]
 
 
-def derive_attributes(package_dir: str | Path, out: str | Path | None = None, progress: bool = False) -> Path:
+def derive_attributes(package_dir: str | Path, out: str | Path | None = None, progress: bool = False,
+                      white_balance: bool = False) -> Path:
     """Add the `DERIVED_ATTRIBUTES` columns to a package; returns the folder written.
+
+    Per image in the manifest; with instances (dataset.yaml schema 2) also per person in persons.csv (created
+    from the instance masks when the package has none), where an image of several people gets the skin tone
+    "unknown, several_people" and each person their own. `derived_evidence.csv` records, per value, the skin
+    pixels it rests on, their ITA spread and why a value is unknown. `white_balance` neutralises the
+    background's colour first (see `models.data.skin.white_balanced`).
 
     With `out`, the package is copied (`shutil.copytree`) into a hidden folder beside `out`, updated there
     and moved into place, so `out` appears complete or not at all; `out` must not exist or be empty. Without
-    it the package is updated in place: the new manifest and dataset.yaml are written to a hidden folder
-    inside the package, validated with `load_package`, then moved over the old files with `os.replace`,
-    manifest first and spec last, so no file is ever half written. (Between the two renames the files
-    disagree about the derived columns; re-running `derive` repairs that, as it drops derived columns from
-    the manifest whether declared or not.) Re-running replaces earlier derived columns. An attribute of the
-    same name that is not `source: derived` is an InputError: we never overwrite real labels.
-    The manifest keeps its format (CSV or Parquet) and the other cells their exact text; dataset.yaml is
-    re-serialized, so YAML comments are not kept.
+    it the package is updated in place: the new files are written to a hidden folder inside the package,
+    validated with `load_package`, then moved over the old files with `os.replace` (evidence, persons,
+    manifest, spec last), so no file is ever half written; re-running `derive` repairs a run killed between
+    two renames. Re-running replaces earlier derived columns. An attribute of the same name that is not
+    `source: derived` is an InputError: we never overwrite real labels. The manifest keeps its format (CSV or
+    Parquet) and the other cells their exact text; dataset.yaml is re-serialized (YAML comments are lost).
     """
     source = Path(package_dir)
     if not source.is_dir():
         raise InputError("not a folder: a dataset package is a folder with dataset.yaml and a manifest",
                          path=source)
     spec = load_spec(source / SPEC_FILE)
-    for name, attribute in spec.attributes.items():
-        if name in DERIVED_ATTRIBUTES and attribute.source != "derived":
-            raise InputError(f"already declared with source '{attribute.source}'; derive only replaces "
-                             "attributes with source 'derived' (rename the existing attribute)",
-                             path=source / SPEC_FILE, field=f"attributes.{name}")
+    for block, declared in (("attributes", spec.attributes), ("person_attributes", spec.person_attributes)):
+        for name, attribute in declared.items():
+            if name in DERIVED_ATTRIBUTES and attribute.source != "derived":
+                raise InputError(f"already declared with source '{attribute.source}'; derive only replaces "
+                                 "attributes with source 'derived' (rename the existing attribute)",
+                                 path=source / SPEC_FILE, field=f"{block}.{name}")
     manifest_name, raw = _read_raw_manifest(source)
-    kept = {name: a for name, a in spec.attributes.items() if name not in DERIVED_ATTRIBUTES}
-    base_spec = replace(spec, attributes=kept)
+    base_spec = replace(spec, attributes=_without_derived(spec.attributes),
+                        person_attributes=_without_derived(spec.person_attributes))
     base = raw.drop(columns=[c for c in DERIVED_ATTRIBUTES if c in raw.columns])
+    raw_persons = _read_raw_persons(source) if spec.instances else None
+    base_persons = None if raw_persons is None else \
+        raw_persons.drop(columns=[c for c in DERIVED_ATTRIBUTES if c in raw_persons.columns])
     with tempfile.TemporaryDirectory(prefix="segaudit-derive-") as scratch:
-        check = _write_and_load(Path(scratch), base_spec, base, manifest_name, source)
+        check = _write_and_load(Path(scratch), Staged(base_spec, base, manifest_name, base_persons), source)
     package = DatasetPackage(root=source, spec=base_spec, manifest=check.manifest,
-                             manifest_path=source / manifest_name)
+                             manifest_path=source / manifest_name, persons=check.persons)
 
-    derived = _derive_columns(package, progress)
+    derived = _derive(package, progress, white_balance)
     new_spec = replace(spec, attributes={**base_spec.attributes, **DERIVED_ATTRIBUTES})
-    new_manifest = base.assign(**derived)
+    persons = None
+    if spec.instances:
+        new_spec = replace(new_spec, person_attributes={**base_spec.person_attributes, **DERIVED_ATTRIBUTES})
+        persons = _person_rows(base_persons, derived.persons)
+    staged = Staged(new_spec, base.assign(**derived.images), manifest_name, persons, derived.evidence)
     if out is None:
-        _update_in_place(source, new_spec, new_manifest, manifest_name)
+        _update_in_place(source, staged)
         return source
-    return _write_copy(source, Path(out), new_spec, new_manifest, manifest_name)
+    return _write_copy(source, Path(out), staged)
 
 
-def _derive_columns(package: DatasetPackage, progress: bool) -> dict[str, list[str]]:
-    """The manifest cells (text, empty for unknown) of every derived attribute, row by row."""
+@dataclass
+class Staged:
+    """The files a derive writes: spec, manifest (in its format), persons.csv and the evidence (optional)."""
+
+    spec: DatasetSpec
+    manifest: pd.DataFrame
+    manifest_name: str
+    persons: pd.DataFrame | None = None
+    evidence: pd.DataFrame | None = None
+
+
+@dataclass
+class Derived:
+    """Manifest cells per derived attribute, persons' cells keyed by (id, instance), and the evidence rows."""
+
+    images: dict[str, list[str]]
+    persons: dict[tuple[str, int], dict[str, str]]
+    evidence: pd.DataFrame
+
+
+def _without_derived(attributes: dict[str, AttributeSpec]) -> dict[str, AttributeSpec]:
+    return {name: a for name, a in attributes.items() if name not in DERIVED_ATTRIBUTES}
+
+
+def _cells(estimate: SkinEstimate, measures: dict[str, float]) -> dict[str, str]:
+    """The text cells of the derived attributes of one image or person."""
+    values = {"ita_deg": estimate.ita_deg, "ita_skin_tone": ita_category(estimate.ita_deg),
+              "silhouette_aspect": measures["bbox_aspect"], "apparent_height": measures["apparent_height"],
+              "silhouette_shape": shape_category(measures)}
+    return {name: format_cell(value) for name, value in values.items()}
+
+
+def _evidence_row(sample_id: str, instance: int | None, estimate: SkinEstimate, method: str) -> dict[str, Any]:
+    return {"id": sample_id, "instance": "" if instance is None else instance,
+            "unit": "image" if instance is None else "person", "ita_deg": format_cell(estimate.ita_deg),
+            "skin_pixels": estimate.pixels, "ita_iqr_deg": format_cell(estimate.iqr_deg),
+            "reason": estimate.reason, "method": method}
+
+
+def _derive(package: DatasetPackage, progress: bool, white_balance: bool) -> Derived:
+    """Every derived value of the package: per image, and per person when it has instances."""
     from tqdm import tqdm
 
     classes = package.spec.classes
-    columns: dict[str, list[str]] = {name: [] for name in DERIVED_ATTRIBUTES}
+    images: dict[str, list[str]] = {name: [] for name in DERIVED_ATTRIBUTES}
+    persons: dict[tuple[str, int], dict[str, str]] = {}
+    evidence: list[dict[str, Any]] = []
+    method = ("annotated skin class" if _ids_named(classes, SKIN_CLASS_NAMES) else "head of the person mask") \
+        + (", white-balanced" if white_balance else "")
     rows = package.manifest.to_dict("records")
     for index, row in enumerate(tqdm(rows, desc="deriving attributes", unit="img", disable=not progress),
                                 start=1):
         image, mask = _read_pair(package, row, index)
-        ita = median_ita(skin_pixels(image, mask, classes))
-        measures = silhouette_measures(person_mask(mask, classes))
-        for name, value in (("ita_deg", ita), ("ita_skin_tone", ita_category(ita)),
-                            ("silhouette_aspect", measures["bbox_aspect"]),
-                            ("apparent_height", measures["apparent_height"]),
-                            ("silhouette_shape", shape_category(measures))):
-            columns[name].append(format_cell(value))
-    skin_from = "the annotated skin class" if _ids_named(classes, SKIN_CLASS_NAMES) else "the colour filter"
-    log.info("derived attributes of %d images (skin pixels from %s): skin tone unknown for %d, shape unknown "
-             "for %d", len(rows), skin_from, columns["ita_skin_tone"].count(""),
-             columns["silhouette_shape"].count(""))
-    return columns
+        person = person_mask(mask, classes)
+        skin = skin_region(classes, mask)
+        if white_balance:
+            image = white_balanced(image, ~person & ~np.isin(mask, [package.spec.ignore_index]))
+        estimate = estimate_skin(image, person, skin)
+        if package.spec.instances:
+            instances = _read_instances(package, row, index)
+            people = package.persons_of(str(row["id"]), instances)["instance"].tolist()
+            for instance in people:
+                one = instances == instance
+                person_estimate = estimate_skin(image, one, skin)
+                persons[str(row["id"]), int(instance)] = _cells(person_estimate, silhouette_measures(one))
+                evidence.append(_evidence_row(str(row["id"]), int(instance), person_estimate, method))
+            if len(people) == 1:
+                estimate = estimate_skin(image, instances == people[0], skin)
+            elif len(people) > 1:
+                estimate = SkinEstimate(math.nan, 0, math.nan, SEVERAL_PEOPLE)
+            else:
+                estimate = SkinEstimate(math.nan, 0, math.nan, NO_PERSON)
+        evidence.append(_evidence_row(str(row["id"]), None, estimate, method))
+        for name, cell in _cells(estimate, silhouette_measures(person)).items():
+            images[name].append(cell)
+    frame = pd.DataFrame(evidence, columns=list(EVIDENCE_COLUMNS))
+    counts = frame[frame["unit"] == "image"]["reason"].value_counts().to_dict()
+    log.info("derived attributes of %d images (skin pixels from the %s): skin tone unknown for %d (%s)",
+             len(rows), method, sum(n for reason, n in counts.items() if reason),
+             ", ".join(f"{reason}: {n}" for reason, n in counts.items() if reason) or "none")
+    return Derived(images, persons, frame)
+
+
+def _person_rows(base: pd.DataFrame | None, derived: dict[tuple[str, int], dict[str, str]]) -> pd.DataFrame:
+    """persons.csv with the derived columns: the package's rows (as stored) joined with the derived cells, or
+    (without persons.csv) one row per instance found in the masks."""
+    if base is None:
+        base = pd.DataFrame({"id": [key[0] for key in derived], "instance": [str(key[1]) for key in derived]})
+    keys = zip(base["id"].astype(str), base["instance"].astype(int), strict=True)
+    cells = [derived.get(key, dict.fromkeys(DERIVED_ATTRIBUTES, "")) for key in keys]
+    return base.reset_index(drop=True).assign(**{name: [c[name] for c in cells] for name in DERIVED_ATTRIBUTES})
+
+
+def evidence_summary(package_root: str | Path) -> dict[str, Any] | None:
+    """How many derived skin tones are known and why the others are not, per unit (image, person), from
+    derived_evidence.csv; None when the package has no evidence file (derived before it existed, or never)."""
+    path = Path(package_root) / EVIDENCE_FILE
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out: dict[str, Any] = {}
+    for unit, rows in frame.groupby("unit"):
+        reasons = rows["reason"].value_counts().to_dict()
+        out[str(unit)] = {"total": int(len(rows)), "known": int(reasons.pop("", 0)),
+                          "unknown": {reason: {"n": int(n), "why": REASONS.get(reason, reason)}
+                                      for reason, n in reasons.items()},
+                          "method": sorted(set(rows["method"]))}
+    return out
+
+
+def _read_instances(package: DatasetPackage, row: dict[str, Any], index: int) -> np.ndarray:
+    try:
+        return package.read_instances(row)
+    except InputError as exc:
+        raise InputError(exc.message, path=exc.path, row=index, field=INSTANCES_COLUMN) from None
 
 
 def _read_pair(package: DatasetPackage, row: dict[str, Any], index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -351,9 +404,19 @@ def _read_raw_manifest(root: Path) -> tuple[str, pd.DataFrame]:
     raise InputError(f"missing: a dataset package needs {MANIFEST_FILE} or {PARQUET_MANIFEST}", path=root)
 
 
-def _write_and_load(parent: Path, spec: DatasetSpec, manifest: pd.DataFrame, manifest_name: str,
-                    real_root: Path) -> DatasetPackage:
-    """Write spec and manifest into a new hidden folder under `parent` and validate them with load_package.
+def _read_raw_persons(root: Path) -> pd.DataFrame | None:
+    """persons.csv's cells as stored (all text), or None when the package has none."""
+    path = root / PERSONS_FILE
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV: {exc}", path=path) from None
+
+
+def _write_and_load(parent: Path, staged: Staged, real_root: Path) -> DatasetPackage:
+    """Write the staged files into a new hidden folder under `parent` and validate them with load_package.
 
     Problems are reported against `real_root` (the package they belong to), not the scratch folder. The
     caller removes the folder (`package.root`) when done with it.
@@ -361,12 +424,15 @@ def _write_and_load(parent: Path, spec: DatasetSpec, manifest: pd.DataFrame, man
     recover_leftovers(parent / SPEC_FILE)  # what a derive killed mid-way left in this package
     folder = Path(tempfile.mkdtemp(prefix=staging_prefix(parent / SPEC_FILE, "staging"), dir=parent))
     try:
-        (folder / SPEC_FILE).write_text(spec.to_yaml(), encoding="utf-8")
-        if manifest_name == MANIFEST_FILE:
-            manifest.to_csv(folder / manifest_name, index=False, lineterminator="\n")
+        (folder / SPEC_FILE).write_text(staged.spec.to_yaml(), encoding="utf-8")
+        if staged.manifest_name == MANIFEST_FILE:
+            staged.manifest.to_csv(folder / staged.manifest_name, index=False, lineterminator="\n")
         else:
-            manifest.to_parquet(folder / manifest_name, index=False)
-        for name in (manifest_name, SPEC_FILE):
+            staged.manifest.to_parquet(folder / staged.manifest_name, index=False)
+        for name, frame in ((PERSONS_FILE, staged.persons), (EVIDENCE_FILE, staged.evidence)):
+            if frame is not None:
+                frame.to_csv(folder / name, index=False, lineterminator="\n")
+        for name in _staged_names(staged):
             with open(folder / name, "rb") as handle:
                 os.fsync(handle.fileno())
         return load_package(folder)
@@ -380,18 +446,24 @@ def _write_and_load(parent: Path, spec: DatasetSpec, manifest: pd.DataFrame, man
         raise
 
 
-def _update_in_place(root: Path, spec: DatasetSpec, manifest: pd.DataFrame, manifest_name: str) -> None:
-    """Validate the new files beside the old ones, then swap them in with os.replace (manifest first)."""
-    checked = _write_and_load(root, spec, manifest, manifest_name, root)
+def _staged_names(staged: Staged) -> list[str]:
+    """The files of a staged update in the order they replace the old ones (dataset.yaml last)."""
+    names = [EVIDENCE_FILE] if staged.evidence is not None else []
+    names += [PERSONS_FILE] if staged.persons is not None else []
+    return [*names, staged.manifest_name, SPEC_FILE]
+
+
+def _update_in_place(root: Path, staged: Staged) -> None:
+    """Validate the new files beside the old ones, then swap them in with os.replace (dataset.yaml last)."""
+    checked = _write_and_load(root, staged, root)
     try:
-        os.replace(checked.root / manifest_name, root / manifest_name)
-        os.replace(checked.root / SPEC_FILE, root / SPEC_FILE)
+        for name in _staged_names(staged):
+            os.replace(checked.root / name, root / name)
     finally:
         shutil.rmtree(checked.root, ignore_errors=True)
 
 
-def _write_copy(source: Path, out: Path, spec: DatasetSpec, manifest: pd.DataFrame,
-                manifest_name: str) -> Path:
+def _write_copy(source: Path, out: Path, staged: Staged) -> Path:
     """Copy the package beside `out`, update the copy in place, and move it onto `out` when complete."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("already exists and is not an empty folder; choose a new folder, or leave out the "
@@ -400,7 +472,7 @@ def _write_copy(source: Path, out: Path, spec: DatasetSpec, manifest: pd.DataFra
         raise InputError("the output folder must not be inside the package", path=out)
     with staged_folder(out) as staging:
         shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(f".{SPEC_FILE}.*"))
-        _update_in_place(staging, spec, manifest, manifest_name)
+        _update_in_place(staging, staged)
     return out
 
 
