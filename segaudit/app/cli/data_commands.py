@@ -48,6 +48,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="per-group sampling weights: {split: {attribute: {value: weight}}}")
     synth.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing package at --out")
+    synth.add_argument("--crowd", action="store_true",
+                       help="write multi-person scenes instead (1-4 people, each with their own Monk tone; "
+                       "instance masks and persons.csv; small, shaded, coloured-light and skin-coloured-clothes "
+                       "cases) to test skin-tone derivation; not with --labels fashion, --skew-train, --weights")
     synth.set_defaults(handler=run_synth)
 
     preview = sub.add_parser("preview", help="write a PNG contact sheet of samples with their masks",
@@ -65,9 +69,23 @@ def register(commands: argparse._SubParsersAction) -> None:
                             description="For data without attribute labels: add ita_deg and ita_skin_tone "
                             "(Individual Typology Angle over skin pixels in CIELAB) and silhouette_aspect, "
                             "apparent_height and silhouette_shape from the person mask, declared with "
-                            "source: derived. Updates the package in place unless --out is given.")
+                            "source: derived. With instance masks (dataset.yaml schema 2) each person gets "
+                            "their own values in persons.csv. Skin pixels are those of the person's head "
+                            "whose colour can be skin (a* > 0, b* > 0, sane L*, not clipped, not in deep "
+                            "shade); too few or too spread and the tone is unknown, with its reason in "
+                            "derived_evidence.csv. Updates the package in place unless --out is given.",
+                            epilog="example: segaudit data derive data/people --validate skin_tone  "
+                                   "(kappa of the derived tone against the annotated Monk tone)")
     derive.add_argument("package", type=Path, metavar="DIR")
     derive.add_argument("--out", type=Path, default=None, help="write a new package here instead")
+    derive.add_argument("--validate", metavar="ATTR", default=None,
+                        help="afterwards, compare the derived ita_skin_tone with this annotated skin-tone "
+                             "attribute (confusion matrix, weighted Cohen's kappa, Spearman rho); kept as "
+                             "derived_validation.json for the dataset card")
+    derive.add_argument("--white-balance", action="store_true",
+                        help="neutralise the background's colour before measuring skin (helps under coloured "
+                             "light, hurts with coloured walls; off by default, see README)")
+    derive.add_argument("--json", action="store_true", help="print the validation as JSON")
     derive.set_defaults(handler=run_derive)
 
     importer = sub.add_parser("import", help="convert a folder, COCO, PennFudanPed or CelebAMask-HQ data "
@@ -125,11 +143,30 @@ def run_check(args: argparse.Namespace) -> int:
 def run_synth(args: argparse.Namespace) -> int:
     from segaudit.models.data.synth import SKEWED_TRAIN, synthesize
 
+    if args.crowd:
+        return _run_crowd(args)
     weights = SKEWED_TRAIN if args.skew_train else _load_weights(args.weights) if args.weights else None
     out = synthesize(args.out, n=args.n, seed=args.seed, size=args.size, label_set=args.labels,
                      split_fractions=args.split, group_weights=weights, workers=args.workers,
                      overwrite=args.overwrite, progress=True)
     print(f"wrote {args.n} synthetic people to {out}")
+    return 0
+
+
+def _run_crowd(args: argparse.Namespace) -> int:
+    """`synth --crowd`: the multi-person package, which has one label set and no group weights."""
+    from segaudit.models.data.synth.crowd import synthesize_crowd
+
+    refused = [flag for flag, given in (("--labels fashion", args.labels == "fashion"),
+                                        ("--skew-train", args.skew_train), ("--weights", args.weights is not None))
+               if given]
+    if refused:
+        raise InputError(f"--crowd cannot be combined with {', '.join(refused)}: crowd scenes are labelled "
+                         "person/background with instances, and their people are not drawn from group weights",
+                         field="--crowd")
+    out = synthesize_crowd(args.out, n=args.n, seed=args.seed, size=args.size, split_fractions=args.split,
+                           workers=args.workers, overwrite=args.overwrite, progress=True)
+    print(f"wrote {args.n} synthetic crowd scenes to {out}")
     return 0
 
 
@@ -143,11 +180,39 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def run_derive(args: argparse.Namespace) -> int:
-    from segaudit.models.data.derive import derive_attributes
+    from segaudit.models.data.derive import derive_attributes, evidence_summary
 
-    out = derive_attributes(args.package, out=args.out, progress=True)
+    if args.validate:  # a reference that cannot serve is refused before anything is derived
+        from segaudit.models.data.derive_validation import check_reference
+        from segaudit.models.data.spec import SPEC_FILE, load_spec
+
+        check_reference(load_spec(args.package / SPEC_FILE), args.validate, args.package)
+    out = derive_attributes(args.package, out=args.out, progress=True, white_balance=args.white_balance)
     print(f"derived attributes written to {out}")
+    for unit, counts in (evidence_summary(out) or {}).items():
+        why = "; ".join(f"{v['n']} {v['why']}" for v in counts["unknown"].values()) or "none unknown"
+        print(f"  skin tone per {unit}: {counts['known']} of {counts['total']} known ({why})")
+    if args.validate:
+        from segaudit.models.data.derive_validation import validate_derived
+
+        result = validate_derived(out, args.validate)
+        if args.json:
+            print(json.dumps(result.to_dict(), indent=2))
+        else:
+            print(result.summary())
+            print(_confusion_text(result.confusion, result.derived))
     return 0
+
+
+def _confusion_text(confusion: dict[str, dict[str, int]], derived: str) -> str:
+    """The confusion matrix as aligned text: annotated values as rows, derived categories as columns."""
+    columns = list(next(iter(confusion.values()), {}))
+    width = max([len(c) for c in columns] + [3])
+    first = max([len(r) for r in confusion] + [len("annotated")])
+    lines = [f"{'annotated':<{first}}  " + "  ".join(f"{c:>{width}}" for c in columns) + f"   <- {derived}"]
+    lines += [f"{row:<{first}}  " + "  ".join(f"{n:>{width}}" for n in cells.values())
+              for row, cells in confusion.items()]
+    return "\n".join(lines)
 
 
 def run_import(args: argparse.Namespace) -> int:
