@@ -1,13 +1,20 @@
-"""Import COCO instance annotations as person/background masks.
+"""Import COCO instance annotations as person/background masks that keep each person.
 
 Only the category named "person" (found by name, not by id) is used; every other category is background.
 Each person annotation is rasterised with pycocotools: polygons (`frPyObjects` + `merge`), uncompressed RLE
-(`frPyObjects`) and compressed RLE (used as is), all decoded by `mask.decode`. The mask is then
+(`frPyObjects`) and compressed RLE (used as is), all decoded by `mask.decode`. The class mask is then
 
 * 1 (person) where any non-crowd person annotation covers the pixel,
 * 255 (ignore_index) where only `iscrowd` person regions cover it: a crowd region is a rough outline of
   many people with gaps, so its pixels are neither trained on nor scored,
 * 0 (background) everywhere else; images without any person annotation are kept, all background.
+
+The package is schema version 2 with `instances: true`. The instance-id mask numbers the image's non-crowd
+person annotations 1..K in the order they appear in the JSON; where two of them overlap, the later one
+keeps the pixel (drawn in order, as a painter would), so a person entirely covered by later ones is left
+with no pixel and its id is a gap. Crowd annotations get no instance id: a crowd is not one person, and its
+pixels stay 0 in the instance mask (and 255 in the class mask, as above). COCO has no attributes of the
+people, so no persons.csv is written.
 
 RLE counts are checked to cover exactly height x width pixels before decoding (pycocotools does not check
 short counts and would return uninitialised memory).
@@ -27,6 +34,7 @@ from pycocotools import mask as mask_utils
 
 from segaudit.core import checks
 from segaudit.core.errors import InputError
+from segaudit.models.data.files import MAX_INSTANCE_ID
 from segaudit.models.data.importers.common import (
     DEFAULT_FRACTIONS,
     IGNORE_INDEX,
@@ -88,7 +96,9 @@ def import_coco(annotations: Path, images: Path, out: Path, split: str | None = 
         name=package_name(name, out),
         description=("Person/background masks from COCO instance annotations: non-crowd person instances are "
                      f"class 1, pixels only inside iscrowd person regions are {IGNORE_INDEX} (ignore_index), "
-                     "all else is background; images without persons are kept as all background."),
+                     "all else is background; images without persons are kept as all background. Each "
+                     "non-crowd person annotation is an instance id, 1..K in annotation order (a later one "
+                     "keeps the pixels where two overlap); crowd regions get none."),
         license=license,
         provenance=(f"format: {FORMAT}; annotations: {annotations.resolve()}; images: {images.resolve()}; "
                     f"person category ids {person_ids}; "
@@ -96,6 +106,7 @@ def import_coco(annotations: Path, images: Path, out: Path, split: str | None = 
                        else f"seeded random splits (seed {seed}, fractions {list(fractions)})")
                     + (f"; first {limit} images in id order" if limit is not None else "")),
         classes=PERSON_CLASSES,
+        instances=True,
     )
     jobs = []
     for image_id in ordered:
@@ -182,23 +193,32 @@ def _person_segments(data: dict[str, Any], path: Path, records: dict[Any, tuple[
 
 
 def load_sample(image_path: Path, height: int, width: int, segments: Sequence[Segment],
-                annotations: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(image RGB, person/background/ignore mask) for one COCO image."""
+                annotations: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image RGB, person/background/ignore mask, instance ids) for one COCO image: the k-th non-crowd person
+    annotation of the image (JSON order) is instance k, a later one drawn over an earlier one; crowds get none."""
     if not image_path.is_file():
         raise InputError(f"missing image named in {annotations.name}", path=image_path)
     image = read_rgb(image_path)
     if image.shape[:2] != (height, width):
         raise InputError(f"image is {image.shape[1]}x{image.shape[0]} but {annotations.name} says "
                          f"{width}x{height}", path=image_path)
-    person = np.zeros((height, width), dtype=bool)
+    if sum(not is_crowd for _, _, is_crowd in segments) > MAX_INSTANCE_ID:
+        raise InputError(f"more than {MAX_INSTANCE_ID} person annotations on one image (an instance mask holds "
+                         f"ids up to {MAX_INSTANCE_ID})", path=annotations)
+    instances = np.zeros((height, width), dtype=np.int32)
     crowd = np.zeros((height, width), dtype=bool)
+    next_id = 1
     for index, segmentation, is_crowd in segments:
         region = segmentation_to_mask(segmentation, height, width, annotations, f"annotations[{index}]")
-        (crowd if is_crowd else person)[region] = True
+        if is_crowd:
+            crowd[region] = True
+        else:
+            instances[region] = next_id
+            next_id += 1
     mask = np.zeros((height, width), dtype=np.uint8)
     mask[crowd] = IGNORE_INDEX
-    mask[person] = 1
-    return image, mask
+    mask[instances > 0] = 1
+    return image, mask, instances
 
 
 def segmentation_to_mask(segmentation: Any, height: int, width: int, path: Path, where: str) -> np.ndarray:

@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from segaudit.core import checks
 from segaudit.core.errors import InputError
 from segaudit.models.data.spec import DatasetSpec, spec_from_dict
-from segaudit.models.data.writer import ID_PATTERN, SPLITS, PackageWriter, encode_png
+from segaudit.models.data.writer import ID_PATTERN, SPLITS, PackageWriter, encode_instances_png, encode_png
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +147,14 @@ def random_splits(ids: Sequence[str], fractions: Sequence[float], seed: int) -> 
 
 
 def build_spec(*, name: str, description: str, license: str, provenance: str, classes: Mapping[int, str],
-               attributes: Mapping[str, Any] | None = None) -> DatasetSpec:
-    """A DatasetSpec, validated exactly as `load_package` will validate the dataset.yaml written from it."""
+               attributes: Mapping[str, Any] | None = None, instances: bool = False) -> DatasetSpec:
+    """A DatasetSpec, validated exactly as `load_package` will validate the dataset.yaml written from it.
+
+    `instances=True` makes a schema-version-2 spec whose samples carry instance-id masks (every job's `load`
+    then returns one); without it the spec, and so the dataset.yaml, is the schema-version-1 one as before."""
     spec = DatasetSpec(name=name, version="1.0", description=description, license=license,
                        provenance=provenance, classes=dict(classes), attributes=dict(attributes or {}),
-                       ignore_index=IGNORE_INDEX)
+                       ignore_index=IGNORE_INDEX, instances=instances)
     return spec_from_dict(spec.to_dict())
 
 
@@ -164,20 +167,31 @@ def package_name(name: str | None, out: Path) -> str:
 
 # --- writing -----------------------------------------------------------------------------------------------
 
+Sample = tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]
+"""What a job loads: (image, mask), or (image, mask, instance ids) for a spec that declares instances."""
+
+
 @dataclass(frozen=True)
 class Job:
-    """One sample to write: `load()` returns (image HxWx3 uint8, mask HxW uint8 class ids) or raises
-    InputError naming the source file."""
+    """One sample to write: `load()` returns (image HxWx3 uint8, mask HxW uint8 class ids) or, for a spec with
+    `instances`, (image, mask, instance ids HxW: 0 no person, 1..65535 the people), or raises InputError naming
+    the source file."""
 
     sample_id: str
     split: str
     attributes: Mapping[str, Any]
-    load: Callable[[], tuple[np.ndarray, np.ndarray]]
+    load: Callable[[], Sample]
 
 
-def _encode(job: Job) -> tuple[bytes, bytes]:
-    image, mask = job.load()
-    return encode_png(image), encode_png(mask)
+def _encode(job: Job) -> tuple[bytes, bytes, bytes | None]:
+    """PNG bytes of (image, mask, instance ids or None); runs on the worker threads."""
+    image, mask, *rest = job.load()
+    if not rest:
+        return encode_png(image), encode_png(mask), None
+    (instances,) = rest
+    if instances.shape != mask.shape:
+        raise ValueError(f"{job.sample_id}: instances {instances.shape} and mask {mask.shape} differ in size")
+    return encode_png(image), encode_png(mask), encode_instances_png(instances)
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
@@ -203,16 +217,18 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
 
 def write_samples(out: Path, spec: DatasetSpec, jobs: Sequence[Job], overwrite: bool = False,
                   workers: int = 1, progress: bool = False) -> Path:
-    """Write all jobs (in the given order) through PackageWriter and move the package into place."""
+    """Write all jobs (in the given order) through PackageWriter and move the package into place; a job returns
+    an instance mask exactly when `spec.instances` (PackageWriter refuses a mismatch)."""
     from tqdm import tqdm
 
     if not jobs:
         raise InputError("found no samples to import", path=out)
     with PackageWriter(out, spec, overwrite=overwrite) as writer, \
             closing(ordered_map(_encode, jobs, max(1, int(workers)))) as encoded:
-        for job, (image_png, mask_png) in tqdm(zip(jobs, encoded, strict=True), total=len(jobs),
-                                               desc="importing", unit="img", disable=not progress):
-            writer.add_encoded(job.sample_id, image_png, mask_png, job.split, dict(job.attributes))
+        for job, (image_png, mask_png, instances_png) in tqdm(zip(jobs, encoded, strict=True), total=len(jobs),
+                                                              desc="importing", unit="img", disable=not progress):
+            writer.add_encoded(job.sample_id, image_png, mask_png, job.split, dict(job.attributes),
+                               instances_png=instances_png)
     counts = {s: sum(job.split == s for job in jobs) for s in SPLITS}
     log.info("wrote %d samples to %s (%s)", len(jobs), out, ", ".join(f"{s} {n}" for s, n in counts.items()))
     return Path(out)

@@ -28,6 +28,7 @@ from segaudit.app.cli import (
     dp_audit_command,
     fairness_command,
     gate_command,
+    mask_ap_command,
     model_commands,
     privacy_command,
     quantize_command,
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     card_command.register(commands)
     privacy_command.register(commands)
     dp_audit_command.register(commands)
+    mask_ap_command.register(commands)
     return parser
 
 
