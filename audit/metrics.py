@@ -14,6 +14,12 @@ has no IoU: its `iou_<class>` is NaN (empty in CSV) and it is left out of the me
 class is absent from both scores 1.0 on `iou`, `dice` and `boundary_iou`: there was no one to find and no one
 was falsely found. An image whose every pixel is ignored cannot be scored and is refused.
 
+The unit may also be the person (`unit="person"`, for packages with instance masks): one row per person
+instance, with `instance` beside `id`, the image's and the person's attributes, and `iou`/`dice` of the
+prediction against that person within the person's region (see `person_metrics`), `recall` (the share of the
+person recovered), and the pixel counts `intersection_person`/`union_person` for pooled IoU. The people of one
+image are one cluster in every interval and test of the fairness audit (`id` names the cluster).
+
 Three ways in, one table out: `table_from_segmenter` (a model through `models.runtime.Segmenter`),
 `table_from_predictions` (a folder of predicted masks `<id>.png` from any model or runtime) and `read_table`
 (a CSV or Parquet table someone computed elsewhere). `check_table` validates a table for an audit and
@@ -42,7 +48,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEADLINE = ("iou", "dice", "boundary_iou", "pixel_accuracy")
+HEADLINE = ("iou", "dice", "boundary_iou", "pixel_accuracy", "recall")
+UNITS = ("image", "person")
+INSTANCE = "instance"
+PERSON_MARGIN = 0.25
+"""A person's region is their bounding box widened by this fraction of its height and width on each side."""
 PER_CLASS_PREFIXES = ("iou_", "intersection_", "union_")
 ID = "id"
 SPLIT_ALL = "all"
@@ -120,6 +130,38 @@ def image_metrics(pred: np.ndarray, target: np.ndarray, classes: dict[int, str],
     return out
 
 
+def person_metrics(predicted: np.ndarray, instances: np.ndarray, instance: int,
+                   ignored: np.ndarray | None = None) -> dict[str, float]:
+    """How well one person of an image is segmented: predicted (HxW bool, pixels predicted as a person),
+    instances (HxW ids), the person's id, ignored (HxW bool, pixels that count nowhere).
+
+    The person's region R is their bounding box widened by `PERSON_MARGIN` on each side, without the pixels of
+    the other people and the ignored ones, so a prediction spilling onto the background next to them counts
+    against them and one covering their neighbour does not. With I the person's pixels and P the predicted
+    ones in R: iou = |P & I| / |P | I|, dice = 2|P & I| / (|P| + |I|), recall = |P & I| / |I|.
+    """
+    person = instances == instance
+    if not person.any():
+        raise ValueError(f"instance {instance} has no pixels")
+    rows, cols = np.flatnonzero(person.any(axis=1)), np.flatnonzero(person.any(axis=0))
+    pad_r = math.ceil(PERSON_MARGIN * (rows[-1] - rows[0] + 1))
+    pad_c = math.ceil(PERSON_MARGIN * (cols[-1] - cols[0] + 1))
+    region = np.zeros_like(person)
+    region[max(0, rows[0] - pad_r):rows[-1] + pad_r + 1, max(0, cols[0] - pad_c):cols[-1] + pad_c + 1] = True
+    region &= ~((instances > 0) & ~person)
+    if ignored is not None:
+        region &= ~ignored
+    truth = person & region
+    pred = predicted & region
+    overlap = int((pred & truth).sum())
+    union = int((pred | truth).sum())
+    size = int(truth.sum())
+    if size == 0:
+        raise ValueError(f"every pixel of instance {instance} is ignored")
+    return {"iou": overlap / union, "dice": 2 * overlap / (int(pred.sum()) + size), "recall": overlap / size,
+            "intersection_person": overlap, "union_person": union}
+
+
 def _nanmean(values: np.ndarray | None) -> float:
     if values is None:
         return math.nan
@@ -144,14 +186,15 @@ def split_rows(package: DatasetPackage, split: str) -> pd.DataFrame:
 
 
 def table_from_segmenter(model: Segmenter | str | Path, package: DatasetPackage | str | Path, split: str = "test",
-                         progress: bool = False) -> pd.DataFrame:
+                         progress: bool = False, unit: str = "image") -> pd.DataFrame:
     """Run `model` (a Segmenter, a checkpoint folder or a .pte) over a split of a package, batch by batch, and
-    score every image. `progress` shows a tqdm bar."""
+    score every image (or, with unit="person", every person). `progress` shows a tqdm bar."""
     from tqdm import tqdm
 
     from segaudit.models.runtime import Segmenter
 
     package = _as_package(package)
+    check_unit(package, unit)
     segmenter = model if isinstance(model, Segmenter) else Segmenter(model)
     if segmenter.num_classes != package.spec.num_classes:
         raise InputError(f"the model predicts {segmenter.num_classes} classes but the package declares "
@@ -172,18 +215,19 @@ def table_from_segmenter(model: Segmenter | str | Path, package: DatasetPackage 
             bar.update(len(batch))
 
     try:
-        return _score(package, predictions(), where="model prediction")
+        return _score(package, predictions(), where="model prediction", unit=unit)
     finally:
         bar.close()
 
 
 def table_from_predictions(package: DatasetPackage | str | Path, predictions: str | Path, split: str = "test",
-                           progress: bool = False) -> pd.DataFrame:
+                           progress: bool = False, unit: str = "image") -> pd.DataFrame:
     """Score a folder of predicted masks `<id>.png` (single-channel class ids, each the size of its image)
     against a split of a package. Every id of the split needs its file; other files are ignored."""
     from tqdm import tqdm
 
     package = _as_package(package)
+    check_unit(package, unit)
     folder = Path(predictions)
     if not folder.is_dir():
         raise InputError("not a folder: predictions are a folder of <id>.png masks", path=folder)
@@ -205,7 +249,7 @@ def table_from_predictions(package: DatasetPackage | str | Path, predictions: st
             file = folder / f"{record['id']}.png"
             yield index, record, _read_prediction(file, index + 1, allowed), file
 
-    return _score(package, read(), where="predicted mask")
+    return _score(package, read(), where="predicted mask", unit=unit)
 
 
 def _read_prediction(file: Path, row: int, allowed: np.ndarray) -> np.ndarray:
@@ -226,9 +270,25 @@ def _read_prediction(file: Path, row: int, allowed: np.ndarray) -> np.ndarray:
     return mask
 
 
+def check_unit(package: DatasetPackage, unit: str) -> None:
+    """Refuse a unit the package cannot give: 'person' needs instance masks (dataset.yaml schema 2)."""
+    if unit not in UNITS:
+        raise InputError(f"unit {unit!r} is not one of {list(UNITS)}", field="unit")
+    if unit == "person" and not package.spec.instances:
+        raise InputError("the person as unit needs instance masks: this package declares none (dataset.yaml "
+                         "`schema_version: 2` with `instances: true`; the PennFudanPed and COCO importers write "
+                         "them)", path=package.root / "dataset.yaml", field="instances")
+
+
+def unit_attributes(spec: Any, unit: str) -> dict[str, Any]:
+    """The attribute declarations of a table of this unit: the image's, plus each person's for 'person'."""
+    return {**spec.attributes, **(spec.person_attributes if unit == "person" else {})}
+
+
 def _score(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, Any], np.ndarray, Path]],
-           where: str) -> pd.DataFrame:
-    """Score (manifest index, record, predicted mask, source file) items into the per-image table."""
+           where: str, unit: str = "image") -> pd.DataFrame:
+    """Score (manifest index, record, predicted mask, source file) items into the per-image (or per-person)
+    table."""
     spec = package.spec
     scored: list[dict[str, Any]] = []
     for index, record, pred, source in predictions:
@@ -236,6 +296,9 @@ def _score(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, A
         if pred.shape != truth.shape:
             raise InputError(f"{where} is {pred.shape[1]}x{pred.shape[0]} but the truth mask of id "
                              f"{record['id']!r} is {truth.shape[1]}x{truth.shape[0]}", path=source, row=index + 1)
+        if unit == "person":
+            scored.extend(_score_people(package, record, pred, truth))
+            continue
         try:
             values = image_metrics(pred, truth, spec.classes, spec.ignore_index)
         except ValueError as exc:
@@ -244,7 +307,34 @@ def _score(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, A
         subject = {"subject_id": record["subject_id"]} if "subject_id" in record else {}
         scored.append({ID: record[ID], "split": record["split"], **subject,
                        **{a: record[a] for a in spec.attributes}, **values})
+    if not scored:
+        raise InputError("no person instance in the images scored: nothing to audit per person",
+                         path=package.manifest_path)
     return normalise_table(pd.DataFrame(scored))  # the same column types as a table read from a file
+
+
+def _score_people(package: DatasetPackage, record: dict[str, Any], pred: np.ndarray,
+                  truth: np.ndarray) -> list[dict[str, Any]]:
+    """One row per person of an image: the image's and the person's attributes with `person_metrics`."""
+    spec = package.spec
+    instances = package.read_instances(record)
+    person_id = person_class(spec.classes)
+    from segaudit.models.data.package import background_ids
+
+    predicted = pred == person_id if person_id is not None else ~np.isin(pred, background_ids(spec.classes))
+    ignored = truth == spec.ignore_index
+    people = package.persons_of(str(record[ID]), instances)
+    rows = []
+    for person in people.to_dict("records"):
+        try:
+            values = person_metrics(predicted, instances, int(person[INSTANCE]), ignored)
+        except ValueError as exc:
+            raise InputError(f"{exc} (id {record[ID]!r})", path=package.root / record["instances"],
+                             field=INSTANCE) from None
+        rows.append({ID: record[ID], INSTANCE: int(person[INSTANCE]), "split": record["split"],
+                     **{a: record[a] for a in spec.attributes},
+                     **{a: person[a] for a in spec.person_attributes}, **values})
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- reading tables
@@ -285,9 +375,11 @@ def normalise_table(raw: pd.DataFrame, path: str | Path | None = None) -> pd.Dat
     if raw.empty:
         raise InputError("the table has no rows", path=path)
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
-    out[ID] = _ids(raw[ID], path)
+    out[ID] = _ids(raw[ID], path, raw[INSTANCE] if INSTANCE in raw.columns else None)
+    if INSTANCE in raw.columns:
+        out[INSTANCE] = _instances(raw[INSTANCE], path)
     for name in raw.columns:
-        if name == ID:
+        if name in (ID, INSTANCE):
             continue
         column = raw[name]
         if is_metric_column(name):
@@ -308,18 +400,33 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _ids(column: pd.Series, path: str | Path | None) -> pd.Series:
+def _ids(column: pd.Series, path: str | Path | None, instances: pd.Series | None = None) -> pd.Series:
+    """The id column as text, checked: none empty, none repeated (in a per-person table, no (id, instance)
+    pair repeated)."""
     ids = column.astype("string").str.strip().fillna("")  # = column.map(_text), vectorised
     empty = np.flatnonzero((ids == "").to_numpy())
     if empty.size:
         raise InputError("empty id", path=path, row=int(empty[0]) + 1, field=ID)
-    duplicated = ids.duplicated(keep="first").to_numpy()
+    keys = ids if instances is None else ids + "#" + instances.astype("string").fillna("")
+    duplicated = keys.duplicated(keep="first").to_numpy()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])
-        first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
-        raise InputError(f"duplicate id {ids.iloc[row]!r} (first at row {first + 1}); "
-                         f"{int(duplicated.sum())} duplicate(s) in all", path=path, row=row + 1, field=ID)
+        first = int(np.flatnonzero((keys == keys.iloc[row]).to_numpy())[0])
+        what = f"id {ids.iloc[row]!r}" if instances is None else \
+            f"person (id {ids.iloc[row]!r}, instance {instances.iloc[row]})"
+        raise InputError(f"duplicate {what} (first at row {first + 1}); {int(duplicated.sum())} duplicate(s) in all",
+                         path=path, row=row + 1, field=ID)
     return ids.astype(object)
+
+
+def _instances(column: pd.Series, path: str | Path | None) -> pd.Series:
+    """The instance column of a per-person table: integers >= 1."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = np.flatnonzero((numbers.isna() | (numbers < 1) | (numbers != numbers.round())).to_numpy())
+    if bad.size:
+        raise InputError(f"instance {column.iloc[bad[0]]!r} is not a person id (an integer >= 1)", path=path,
+                         row=int(bad[0]) + 1, field=INSTANCE)
+    return numbers.astype(np.int64)
 
 
 def _numbers(column: pd.Series, name: str, path: str | Path | None) -> pd.Series:
@@ -384,7 +491,7 @@ def check_table(table: pd.DataFrame, metric: str, attributes: Iterable[str], pat
         raise InputError(f"the table has no '{ID}' column", path=path, field=ID)
     if table.empty:
         raise InputError("the table has no rows", path=path)
-    _ids(table[ID], path)
+    _ids(table[ID], path, table[INSTANCE] if INSTANCE in table.columns else None)
     if metric not in table.columns:
         present = [c for c in table.columns if is_metric_column(str(c))]
         raise InputError(f"no metric column '{metric}' in the table; metric columns present: {present}",

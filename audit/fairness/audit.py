@@ -113,13 +113,21 @@ def _audit(table: pd.DataFrame, source: AttributeSource, config: FairnessConfig)
     label = METRIC_NAMES.get(config.metric, config.metric)
     return FairnessResult(config=config, n_images=int(values.size), overall=_overall(values, config.alpha, pooled_all),
                           attributes=attribute_results, intersections=intersection_results, trends=trends,
-                          verdict=verdict, aggregation=f"mean of per-image {label}",
+                          verdict=verdict,
+                          aggregation=f"mean of per-{'person' if 'instance' in table.columns else 'image'} {label}",
                           pooled_definition=None if counts is None else POOLED_DEFINITION, family=family,
                           unit=unit, values=values, groupings=groupings)
 
 
 def _subjects(table: pd.DataFrame, column: str) -> tuple[np.ndarray | None, str]:
-    """Subject codes per image (None without the column) and the sentence that says what the unit was."""
+    """Subject codes per image (None without the column) and the sentence that says what the unit was.
+
+    A per-person table (with an `instance` column) is clustered by image: the people of one photo share its
+    light, camera and background, so they are not independent."""
+    if "instance" in table.columns:
+        codes, uniques = pd.factorize(table["id"].astype(str))
+        return codes.astype(np.int64), (f"people ({len(table)} in {len(uniques)} images): the people of one image "
+                                        "form one cluster in every interval and test")
     if column not in table.columns:
         return None, ("images, treated as independent (the table has no subject column; several photos of one "
                       "person would make every interval too narrow)")

@@ -25,7 +25,7 @@ from segaudit.core.errors import InputError
 from segaudit.models.data import UNKNOWN, AttributeSpec, DatasetSpec
 
 CROSS = " × "
-NOT_ATTRIBUTES = {ID, "split", "image", "mask", "subject_id"}
+NOT_ATTRIBUTES = {ID, "split", "image", "mask", "subject_id", "instance", "instances"}
 MAX_LEVELS_FOR_CATEGORICAL = 12
 """An attribute without a declaration whose values are numbers is continuous if it has more distinct values."""
 

@@ -73,6 +73,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--split", choices=("train", "val", "test", "all"), default="test",
                         help="which images of the package to audit (default test)")
     source.add_argument("--batch-size", type=int, default=16, help="inference batch size for --model (16)")
+    source.add_argument("--unit", choices=("image", "person"), default="image",
+                        help="what one row is: an image (default) or, for packages with instance masks, a person "
+                             "(IoU within the person's region, grouped by each person's own attributes; the "
+                             "people of one image form one cluster)")
     what = p.add_argument_group("what to audit")
     what.add_argument("--metric",
                       help="metric column: iou (person IoU, or mean over classes), dice, boundary_iou, "
@@ -130,7 +134,8 @@ def run_fairness(args: argparse.Namespace) -> int:
         table = metrics.read_table(args.table)
         source = args.table
         if args.data is not None:
-            spec = load_package(args.data).spec
+            unit = "person" if metrics.INSTANCE in table.columns else "image"
+            spec = metrics.unit_attributes(load_package(args.data).spec, unit)
     elif args.data is None:
         raise InputError("give one of: --model M --data DIR, --data DIR --predictions PRED, or --table T",
                          field="--data")
@@ -138,15 +143,17 @@ def run_fairness(args: argparse.Namespace) -> int:
         raise InputError("give --model or --predictions, not both", field="--predictions")
     elif args.model is not None:
         package = load_package(args.data)
-        spec = package.spec
+        metrics.check_unit(package, args.unit)
+        spec = metrics.unit_attributes(package.spec, args.unit)
         from segaudit.models.runtime import Segmenter
 
         table = metrics.table_from_segmenter(Segmenter(args.model, batch_size=args.batch_size), package,
-                                             split=args.split, progress=True)
+                                             split=args.split, progress=True, unit=args.unit)
     elif args.predictions is not None:
         package = load_package(args.data)
-        spec = package.spec
-        table = metrics.table_from_predictions(package, args.predictions, split=args.split, progress=True)
+        spec = metrics.unit_attributes(package.spec, args.unit)
+        table = metrics.table_from_predictions(package, args.predictions, split=args.split, progress=True,
+                                               unit=args.unit)
     else:
         raise InputError("--data needs --model or --predictions (or use --table)", field="--data")
 
@@ -168,7 +175,8 @@ def _print_summary(result) -> None:
         bounds = f"{100 * g.ci_low:.2f} to {100 * g.ci_high:.2f}" if g else "-"
         rows.append([r.name, len(r.groups), g.worst if g else "-", g.best if g else "-",
                      100 * g.gap if g else float("nan"), bounds, r.verdict])
-    print(f"{result.n_images} images, metric {result.config.metric} ({result.aggregation}), "
+    units = "people" if "per-person" in result.aggregation else "images"
+    print(f"{result.n_images} {units}, metric {result.config.metric} ({result.aggregation}), "
           f"overall mean {result.overall['mean']:.4f}, margin {100 * result.config.margin:.2f} points")
     print(f"unit: {result.unit}; {result.family['tests']} fail tests, {result.family['controls']}")
     print(format_table(["attribute", "groups", "worst", "best", "max gap (pts)", "simultaneous bounds", "verdict"],
