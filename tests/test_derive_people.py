@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 from skimage.color import lab2rgb, rgb2lab
 
 from segaudit.app.cli.main import main
+from segaudit.core.errors import InputError
 from segaudit.models.data import load_package
 from segaudit.models.data.derive import EVIDENCE_FILE, derive_attributes, evidence_summary
 from segaudit.models.data.derive_validation import VALIDATION_FILE, category_mapping, validate_derived
@@ -218,3 +219,13 @@ def test_cli_validates_and_refuses_a_bad_reference_before_deriving(tmp_path: Pat
     assert main(["data", "derive", str(package_dir), "--validate", "monk"]) == 0
     out = capsys.readouterr().out
     assert "per person: 3 of 3 compared" in out and "kappa" in out and "<- ita_skin_tone" in out
+
+
+def test_check_names_every_person_missing_from_persons_csv_in_every_row(tmp_path: Path) -> None:
+    package_dir = write_people_package(tmp_path / "p", [["monk_01", "monk_10"], ["monk_06"], ["monk_03", "monk_05"]])
+    persons = pd.read_csv(package_dir / "persons.csv", dtype=str)
+    persons.drop(index=[1, 4]).to_csv(package_dir / "persons.csv", index=False)  # scene0 #2 and scene2 #2
+    with pytest.raises(InputError) as info:
+        load_package(package_dir, verify=True)
+    message = str(info.value)
+    assert "2 problems" in message and "scene0" in message and "scene2" in message and "instances [2]" in message

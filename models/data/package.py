@@ -289,9 +289,10 @@ def verify_files(package: DatasetPackage, progress: bool = False) -> None:
     problems: list[InputError] = []
     rows = package.manifest.to_dict("records")
     for index, row in enumerate(tqdm(rows, desc="checking files", unit="img", disable=not progress), start=1):
-        problems.extend(_verify_row(package.root, row, index, allowed, package.spec.ignore_index))
-        if package.spec.instances and not problems:
-            problems.extend(_verify_instances(package, row, index))
+        found = list(_verify_row(package.root, row, index, allowed, package.spec.ignore_index))
+        if package.spec.instances and not found:  # the instances of a row whose image and mask read well
+            found.extend(_verify_instances(package, row, index))
+        problems.extend(found)
         if len(problems) >= MAX_REPORTED:
             break
     _raise_all(problems, package.root)
@@ -315,12 +316,16 @@ def _verify_instances(package: DatasetPackage, row: dict[str, Any], index: int) 
         yield InputError(f"{int(on_background.sum())} instance pixels lie on background in the class mask "
                          f"(id {row['id']!r})", **where)
     if package.persons is not None:
-        present = set(np.unique(instances).tolist())
+        present = set(np.unique(instances).tolist()) - {0}
         listed = package.persons.loc[package.persons["id"] == row["id"], "instance"].tolist()
         absent = [k for k in listed if k not in present]
         if absent:
             yield InputError(f"persons.csv lists instances {absent} that the instance mask of id {row['id']!r} does "
                              "not contain", **where)
+        unlisted = sorted(present - set(listed))
+        if unlisted:
+            yield InputError(f"instances {unlisted} of id {row['id']!r} have no row in persons.csv (every person of "
+                             "the masks needs one, with 'unknown' where an attribute is not known)", **where)
 
 
 def _verify_row(root: Path, row: dict[str, Any], index: int, allowed: np.ndarray,
