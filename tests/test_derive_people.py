@@ -229,3 +229,31 @@ def test_check_names_every_person_missing_from_persons_csv_in_every_row(tmp_path
         load_package(package_dir, verify=True)
     message = str(info.value)
     assert "2 problems" in message and "scene0" in message and "scene2" in message and "instances [2]" in message
+
+
+def test_on_crowd_scenes_darker_people_read_darker_and_no_read_pixel_has_non_positive_b_star() -> None:
+    """40 rendered crowd scenes at 256 px (shade, coloured light, skin-coloured clothes, small figures)."""
+    from segaudit.models.data.skin import skin_mask
+    from segaudit.models.data.synth.crowd_render import render_crowd
+
+    monk, ita, pairs, ordered = [], [], 0, 0
+    for index in range(40):
+        scene = render_crowd(7, index, 256)
+        known = {}
+        for person in scene.people:
+            own = scene.instances == person.instance
+            used = skin_mask(scene.image, own)
+            if used.any():
+                assert (rgb2lab(scene.image[used] / 255.0)[:, 2] > 0).all()
+            estimate = estimate_skin(scene.image, own)
+            if estimate.known:
+                known[person.instance] = (int(person.person.skin_tone[-2:]), estimate.ita_deg)
+                monk.append(known[person.instance][0])
+                ita.append(estimate.ita_deg)
+        for (tone_a, ita_a), (tone_b, ita_b) in ((known[a], known[b]) for a in known for b in known if a < b):
+            if abs(tone_a - tone_b) >= 5:  # clearly different people in one photo
+                pairs += 1
+                ordered += (tone_a - tone_b) * (ita_a - ita_b) < 0
+    assert len(ita) >= 40
+    assert spearmanr(monk, ita).statistic < -0.4  # about -0.55 over 400 scenes (benchmarks/derive_skin.py)
+    assert pairs >= 10 and ordered / pairs >= 0.8

@@ -171,12 +171,9 @@ def estimate_skin(image: np.ndarray, person: np.ndarray, skin: np.ndarray | None
                   min_pixels: int = MIN_SKIN_PIXELS) -> SkinEstimate:
     """The skin tone of one person: image HxWx3 uint8, person HxW bool; `skin` (HxW bool, optional) marks
     annotated skin/face pixels and replaces the head geometry. Returns the median ITA with its evidence."""
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != person.shape:
-        raise ValueError(f"expected an HxWx3 image and an HxW mask, got {image.shape} and {person.shape}")
-    if not person.any():
+    if not np.asarray(person).any():
         return SkinEstimate(math.nan, 0, math.nan, NO_PERSON)
-    region = (skin & person) if skin is not None else head_region(person)
-    pixels = skin_pixels_of(image[region])
+    pixels = image[skin_mask(image, person, skin)]
     if len(pixels) < min_pixels:
         return SkinEstimate(math.nan, len(pixels), math.nan, TOO_FEW)
     ita = ita_degrees(pixels)
@@ -186,14 +183,27 @@ def estimate_skin(image: np.ndarray, person: np.ndarray, skin: np.ndarray | None
     return SkinEstimate(float(np.median(ita)), len(pixels), float(high - low))
 
 
-def skin_pixels_of(candidates: np.ndarray) -> np.ndarray:
-    """The [N, 3] pixels among [M, 3] uint8 candidates that can be skin and are not in deep shade."""
+def skin_mask(image: np.ndarray, person: np.ndarray, skin: np.ndarray | None = None) -> np.ndarray:
+    """HxW bool: the pixels of one person that `estimate_skin` reads (steps 1-3 of the module docstring)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != person.shape:
+        raise ValueError(f"expected an HxWx3 image and an HxW mask, got {image.shape} and {person.shape}")
+    region = (skin & person) if skin is not None else head_region(person)
+    rows, cols = np.nonzero(region)
+    kept = skin_pixels_of(image[rows, cols], return_index=True)
+    out = np.zeros(person.shape, dtype=bool)
+    out[rows[kept], cols[kept]] = True
+    return out
+
+
+def skin_pixels_of(candidates: np.ndarray, return_index: bool = False) -> np.ndarray:
+    """The [N, 3] pixels among [M, 3] uint8 candidates that can be skin and are not in deep shade (or, with
+    `return_index`, their indices among the candidates)."""
     candidates = np.asarray(candidates, dtype=np.uint8).reshape(-1, 3)
-    kept = candidates[can_be_skin(candidates)]
-    if len(kept) == 0:
-        return kept
-    lightness = rgb2lab(kept.astype(np.float64) / 255.0)[:, 0]
-    return kept[lightness >= np.percentile(lightness, 75) - SHADE_DROP]
+    index = np.flatnonzero(can_be_skin(candidates))
+    if index.size:
+        lightness = rgb2lab(candidates[index].astype(np.float64) / 255.0)[:, 0]
+        index = index[lightness >= np.percentile(lightness, 75) - SHADE_DROP]
+    return index if return_index else candidates[index]
 
 
 def _to_linear(srgb: np.ndarray) -> np.ndarray:
