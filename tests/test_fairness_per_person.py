@@ -14,6 +14,7 @@ from segaudit.app.cli.main import main
 from segaudit.audit.fairness import FairnessConfig, audit_fairness
 from segaudit.audit.metrics import person_metrics, table_from_predictions, unit_attributes
 from segaudit.core.errors import InputError
+from segaudit.models.data.derive import derive_attributes
 from segaudit.models.data.package import load_package
 from segaudit.models.data.synth import synthesize
 from segaudit.models.data.synth.crowd import synthesize_crowd
@@ -85,7 +86,12 @@ def test_fairness_cli_per_person_and_refusal_without_instances(crowd: tuple[Path
                  "--attributes", "skin_tone", "--min-group-size", "3", "--bootstrap", "200", "--no-plots",
                  "--out", str(out)]) == 0
     written = json.loads((out / "fairness.json").read_text())
-    assert "per-person" in json.dumps(written)
+    assert "per-person" in json.dumps(written) and written["derived_attributes"] == []
+    derived = derive_attributes(package_dir, out=tmp_path / "derived")  # adds ita_skin_tone per person
+    assert main(["fairness", "--data", str(derived), "--predictions", str(predictions), "--unit", "person",
+                 "--attributes", "skin_tone,ita_skin_tone", "--min-group-size", "3", "--bootstrap", "200",
+                 "--no-plots", "--out", str(tmp_path / "fair2")]) == 0
+    assert json.loads((tmp_path / "fair2" / "fairness.json").read_text())["derived_attributes"] == ["ita_skin_tone"]
     plain = synthesize(tmp_path / "plain", n=4, seed=0, size=64, workers=1)
     with pytest.raises(InputError, match="instance masks"):
         table_from_predictions(plain, predictions, unit="person")

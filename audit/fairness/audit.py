@@ -116,7 +116,8 @@ def _audit(table: pd.DataFrame, source: AttributeSource, config: FairnessConfig)
                           verdict=verdict,
                           aggregation=f"mean of per-{'person' if 'instance' in table.columns else 'image'} {label}",
                           pooled_definition=None if counts is None else POOLED_DEFINITION, family=family,
-                          unit=unit, values=values, groupings=groupings)
+                          unit=unit, values=values, groupings=groupings,
+                          derived=tuple(n for n in selected if declared[n].source == "derived"))
 
 
 def _subjects(table: pd.DataFrame, column: str) -> tuple[np.ndarray | None, str]:

@@ -208,6 +208,8 @@ class FairnessResult:
     unit: str
     values: np.ndarray = field(repr=False)
     groupings: dict[str, Grouping] = field(repr=False)
+    derived: tuple[str, ...] = ()
+    """The audited attributes whose values were derived from the pixels (source: derived): proxies, not labels."""
 
     def results(self) -> list[GroupingResult]:
         """Attribute results, then intersection results."""
@@ -219,7 +221,7 @@ class FairnessResult:
                                "confidence": 1 - self.config.alpha, "aggregation": self.aggregation,
                                "pooled": self.pooled_definition, "n_images": self.n_images,
                                "overall": self.overall, "verdict": self.verdict, "family": self.family,
-                               "unit": self.unit,
+                               "unit": self.unit, "derived_attributes": list(self.derived),
                                "attributes": {k: v.to_dict() for k, v in self.attributes.items()},
                                "intersections": {k: v.to_dict() for k, v in self.intersections.items()},
                                "trends": {k: asdict(v) for k, v in self.trends.items()}}

@@ -183,6 +183,9 @@ def _print_summary(result) -> None:
                        rows))
     for r in result.results():
         print(f"- {r.name}: {r.verdict}: {r.reason}")
+    if result.derived:
+        print(f"derived from the pixels, proxies rather than labels (see derived_evidence.csv of the package): "
+              f"{', '.join(result.derived)}")
     for t in result.trends.values():
         if t.rho is None:
             print(f"- trend {t.attribute}: {t.note}")
