@@ -15,7 +15,7 @@ from skimage.color import lab2rgb, rgb2lab
 from segaudit.app.cli.main import main
 from segaudit.core.errors import InputError
 from segaudit.models.data import load_package
-from segaudit.models.data.derive import EVIDENCE_FILE, derive_attributes, evidence_summary
+from segaudit.models.data.derive import EVIDENCE_FILE, derive_attributes, evidence_summary, ita_category
 from segaudit.models.data.derive_validation import VALIDATION_FILE, category_mapping, validate_derived
 from segaudit.models.data.skin import (
     DISPERSED,
@@ -257,3 +257,19 @@ def test_on_crowd_scenes_darker_people_read_darker_and_no_read_pixel_has_non_pos
     assert len(ita) >= 40
     assert spearmanr(monk, ita).statistic < -0.4  # about -0.55 over 400 scenes (benchmarks/derive_skin.py)
     assert pairs >= 10 and ordered / pairs >= 0.8
+
+
+def test_a_real_photograph_of_light_skin_is_not_read_as_dark() -> None:
+    """scikit-image's astronaut (Eileen Collins, a studio portrait shipped with the package): the failure on street
+    photos was light skin read as dark. A rough hand-drawn person mask (an ellipse over head and hair, the suit
+    below) and, separately, a hand-drawn face box as an annotated skin class."""
+    from skimage import data
+
+    image = data.astronaut()
+    rows, cols = np.mgrid[:512, :512]
+    person = (((rows - 105) / 95) ** 2 + ((cols - 225) / 78) ** 2 <= 1) | ((rows >= 175) & (cols >= 30) & (cols <= 365))
+    face = np.zeros_like(person)
+    face[80:180, 185:265] = True
+    from_geometry, from_face = estimate_skin(image, person), estimate_skin(image, person, skin=face)
+    assert from_face.known and ita_category(from_face.ita_deg) in ("light", "very_light")
+    assert from_geometry.known and ita_category(from_geometry.ita_deg) in ("intermediate", "light", "very_light")
