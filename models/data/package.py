@@ -103,30 +103,36 @@ class DatasetPackage:
         return self._rows.get(str(row["id"]))
 
     def summary(self) -> dict[str, Any]:
-        """Counts per split and per attribute value, for `segaudit data check` and the dataset card."""
+        """Counts per split and per attribute value, for `segaudit data check` and the dataset card; with
+        instances also the people (per person attribute, split taken from their image)."""
         splits = {s: int((self.manifest["split"] == s).sum()) for s in SPLITS}
-        attributes: dict[str, Any] = {}
-        for name, attribute in self.spec.attributes.items():
-            column = self.manifest[name]
-            if attribute.kind == "continuous":
-                known = column.dropna()
-                attributes[name] = {
-                    "kind": attribute.kind, "unit": attribute.unit, "known": int(known.size),
-                    "unknown": int(column.isna().sum()),
-                    "min": float(known.min()) if known.size else None,
-                    "median": float(known.median()) if known.size else None,
-                    "max": float(known.max()) if known.size else None,
-                }
-            else:
-                order = [*(attribute.values or ()), UNKNOWN]
-                table = pd.crosstab(column, self.manifest["split"]).reindex(index=order, columns=SPLITS,
-                                                                            fill_value=0)
-                attributes[name] = {
-                    "kind": attribute.kind,
-                    "counts": {v: {s: int(table.loc[v, s]) for s in SPLITS} for v in order},
-                }
-        return {"name": self.spec.name, "version": self.spec.version, "root": str(self.root),
-                "images": int(len(self.manifest)), "splits": splits, "attributes": attributes}
+        attributes = {name: _attribute_summary(self.manifest[name], self.manifest["split"], attribute)
+                      for name, attribute in self.spec.attributes.items()}
+        out = {"name": self.spec.name, "version": self.spec.version, "root": str(self.root),
+               "images": int(len(self.manifest)), "splits": splits, "attributes": attributes}
+        if self.spec.instances:
+            people: dict[str, Any] = {"count": None, "attributes": {}}
+            if self.persons is not None:
+                split_of = self.manifest.set_index("id")["split"]
+                person_splits = self.persons["id"].map(split_of)
+                people = {"count": int(len(self.persons)),
+                          "attributes": {name: _attribute_summary(self.persons[name], person_splits, attribute)
+                                         for name, attribute in self.spec.person_attributes.items()}}
+            out["persons"] = people
+        return out
+
+
+def _attribute_summary(column: pd.Series, splits: pd.Series, attribute: Any) -> dict[str, Any]:
+    """Known/unknown and range of a continuous attribute, or its counts per value and split."""
+    if attribute.kind == "continuous":
+        known = column.dropna()
+        return {"kind": attribute.kind, "unit": attribute.unit, "known": int(known.size),
+                "unknown": int(column.isna().sum()), "min": float(known.min()) if known.size else None,
+                "median": float(known.median()) if known.size else None,
+                "max": float(known.max()) if known.size else None}
+    order = [*(attribute.values or ()), UNKNOWN]
+    table = pd.crosstab(column, splits).reindex(index=order, columns=SPLITS, fill_value=0)
+    return {"kind": attribute.kind, "counts": {v: {s: int(table.loc[v, s]) for s in SPLITS} for v in order}}
 
 
 def load_package(root: str | Path, verify: bool = False, progress: bool = False) -> DatasetPackage:

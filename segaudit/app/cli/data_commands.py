@@ -129,15 +129,33 @@ def run_check(args: argparse.Namespace) -> int:
     print(f"{summary['name']} {summary['version']}: {summary['images']} images, all files valid")
     splits = summary["splits"]
     print(format_table(["split", "images"], [[s, n] for s, n in splits.items()]))
-    for name, info in summary["attributes"].items():
-        print(f"\n{name} ({info['kind']})")
+    derived = {n for n, a in {**package.spec.attributes, **package.spec.person_attributes}.items()
+               if a.source == "derived"}
+    _print_attributes(summary["attributes"], splits, derived)
+    persons = summary.get("persons")
+    if persons is not None:
+        count = "no persons.csv yet (derive writes one)" if persons["count"] is None else f"{persons['count']}"
+        print(f"\npeople (instance masks): {count}")
+        _print_attributes(persons["attributes"], splits, derived, "person ")
+    from segaudit.models.data.derive import evidence_summary
+
+    for unit, counts in (evidence_summary(package.root) or {}).items():
+        why = "; ".join(f"{v['n']} {v['why']}" for v in counts["unknown"].values()) or "none unknown"
+        print(f"derived skin tone per {unit}: {counts['known']} of {counts['total']} known ({why})")
+    return 0
+
+
+def _print_attributes(attributes: dict, splits: dict, derived: set[str], prefix: str = "") -> None:
+    """Each attribute's counts (or range) as a table, derived ones marked as such."""
+    for name, info in attributes.items():
+        mark = ", derived from the pixels" if name in derived else ""
+        print(f"\n{prefix}{name} ({info['kind']}{mark})")
         if info["kind"] == "continuous":
             print(format_table(["known", "unknown", f"min {info['unit']}", "median", "max"],
                                [[info["known"], info["unknown"], info["min"], info["median"], info["max"]]]))
         else:
             rows = [[value, *counts.values(), sum(counts.values())] for value, counts in info["counts"].items()]
             print(format_table(["value", *splits, "all"], rows))
-    return 0
 
 
 def run_synth(args: argparse.Namespace) -> int:
