@@ -219,6 +219,10 @@ def test_cli_validates_and_refuses_a_bad_reference_before_deriving(tmp_path: Pat
     assert main(["data", "derive", str(package_dir), "--validate", "monk"]) == 0
     out = capsys.readouterr().out
     assert "per person: 3 of 3 compared" in out and "kappa" in out and "<- ita_skin_tone" in out
+    assert main(["data", "check", str(package_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "people (instance masks): 3" in out and "person ita_skin_tone (ordinal, derived from the pixels)" in out
+    assert "derived skin tone per person: 3 of 3 known" in out
 
 
 def test_check_names_every_person_missing_from_persons_csv_in_every_row(tmp_path: Path) -> None:
