@@ -25,6 +25,7 @@ from segaudit.app.cli import (
     card_command,
     data_commands,
     demo_command,
+    docs_command,
     dp_audit_command,
     fairness_command,
     gate_command,
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_command.register(commands)
     dp_audit_command.register(commands)
     mask_ap_command.register(commands)
+    docs_command.register(commands)
     return parser
 
 
