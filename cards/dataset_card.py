@@ -4,6 +4,12 @@ with Hugging Face front matter and one bar chart per attribute.
 
 `dataset_summary(package)` is a JSON-ready snapshot of everything the card computes, so a card can be rendered
 again without the images (reports/alisnet/dataset_summary.json keeps the bundled one).
+
+Derived attributes (`source: derived`, estimated by `segaudit data derive` from the pixels) are flagged as such
+wherever the card lists attributes, and the card says how far to trust them: how many derived skin tones are
+unknown and why, per image and per person (derived_evidence.csv), and the measured agreement with an annotated
+attribute (derived_validation.json), or plainly that it was not measured. A package with instances (dataset.yaml
+schema 2) also gets its number of people and its person attributes, counted per value and split of the image.
 """
 
 from __future__ import annotations
@@ -21,64 +27,125 @@ from segaudit.cards.environment import make_environment, render
 from segaudit.cards.facts import check_facts, complete_facts, require_complete
 from segaudit.cards.front_matter import dataset_metadata, front_matter
 from segaudit.cards.schemas import DATASET_FACTS
+from segaudit.models.data.derive import evidence_summary
+from segaudit.models.data.derive_validation import read_validation
 from segaudit.models.data.package import DatasetPackage
-from segaudit.models.data.spec import UNKNOWN
+from segaudit.models.data.spec import UNKNOWN, AttributeSpec
 
 TEMPLATE = "dataset_card.md.j2"
 SPLITS = ("train", "val", "test")
 CONTINUOUS_BINS = 6
+DERIVED = "derived"
+VALIDATION_KEYS = ("annotated", "derived", "unit", "method", "n_units", "n_compared", "n_unknown_derived",
+                   "n_unknown_annotated", "kappa", "kappa_linear", "kappa_quadratic", "kappa_quadratic_ci",
+                   "spearman_rho", "spearman_p")
+"""What the card keeps of derived_validation.json (the confusion matrix stays in the package)."""
 
 
 def dataset_summary(package: DatasetPackage) -> dict[str, Any]:
     """The package's declaration plus its statistics: images per split, image sizes, and per attribute the
-    images per value (continuous attributes in equal-width bins of the declared range) and split."""
+    images per value (continuous attributes in equal-width bins of the declared range) and split; with
+    instances, the people (`persons`); with derived attributes, their evidence and validation (`derived`)."""
     spec, manifest = package.spec, package.manifest
     sizes: Counter[str] = Counter()
     for path in manifest["image"]:
         with Image.open(package.root / path) as image:
             sizes[f"{image.width}x{image.height}"] += 1
-    attributes = {}
-    for name, attribute in spec.attributes.items():
-        entry: dict[str, Any] = attribute.to_dict()
-        entry.setdefault("description", "")
-        column = manifest[name]
-        if attribute.kind == "continuous":
-            known = column.dropna().astype(float)
-            low, high = attribute.range or (float(known.min()), float(known.max()))
-            edges = np.linspace(low, high, CONTINUOUS_BINS + 1)
-            labels = [f"[{round(edges[i], 3):g}, {round(edges[i + 1], 3):g}{']' if i == CONTINUOUS_BINS - 1 else ')'}"
-                      for i in range(CONTINUOUS_BINS)]
-            binned = pd.cut(column.astype(float), edges, labels=labels, include_lowest=True, right=False)
-            binned = binned.cat.add_categories([UNKNOWN]).fillna(UNKNOWN)
-            binned[column.astype(float) == high] = labels[-1]
-            order = [*labels, UNKNOWN]
-            entry["stats"] = {"min": _round(known.min()), "median": _round(known.median()),
-                              "max": _round(known.max()), "unknown": int(column.isna().sum())}
-        else:
-            binned = column
-            order = [*(attribute.values or ()), UNKNOWN]
-        table = pd.crosstab(binned.astype(str), manifest["split"]).reindex(index=order, columns=SPLITS,
-                                                                           fill_value=0)
-        entry["counts"] = {str(v): {s: int(table.loc[v, s]) for s in SPLITS} for v in order
-                           if v != UNKNOWN or table.loc[v].sum() > 0}
-        attributes[name] = entry
-    return {"name": spec.name, "version": spec.version, "description": spec.description, "license": spec.license,
-            "provenance": spec.provenance, "classes": {str(k): v for k, v in spec.classes.items()},
-            "ignore_index": spec.ignore_index, "manifest": package.manifest_path.name,
-            "manifest_sha256": package.manifest_sha256, "images": int(len(manifest)),
-            "splits": {s: int((manifest["split"] == s).sum()) for s in SPLITS},
-            "image_sizes": dict(sorted(sizes.items())), "attributes": attributes}
+    attributes = {name: _attribute_entry(attribute, manifest[name], manifest["split"])
+                  for name, attribute in spec.attributes.items()}
+    summary: dict[str, Any] = {
+        "name": spec.name, "version": spec.version, "description": spec.description, "license": spec.license,
+        "provenance": spec.provenance, "classes": {str(k): v for k, v in spec.classes.items()},
+        "ignore_index": spec.ignore_index, "manifest": package.manifest_path.name,
+        "manifest_sha256": package.manifest_sha256, "images": int(len(manifest)),
+        "splits": {s: int((manifest["split"] == s).sum()) for s in SPLITS},
+        "image_sizes": dict(sorted(sizes.items())), "attributes": attributes}
+    if spec.instances:
+        summary["persons"] = persons_summary(package)
+    derived = derived_summary(package)
+    if derived is not None:
+        summary["derived"] = derived
+    return summary
+
+
+def _attribute_entry(attribute: AttributeSpec, column: pd.Series, split: pd.Series) -> dict[str, Any]:
+    """An attribute's declaration and its counts per value (or bin) and split."""
+    entry: dict[str, Any] = attribute.to_dict()
+    entry.setdefault("description", "")
+    if attribute.kind == "continuous":
+        known = column.dropna().astype(float)
+        low, high = attribute.range or (float(known.min()), float(known.max()))
+        edges = np.linspace(low, high, CONTINUOUS_BINS + 1)
+        labels = [f"[{round(edges[i], 3):g}, {round(edges[i + 1], 3):g}{']' if i == CONTINUOUS_BINS - 1 else ')'}"
+                  for i in range(CONTINUOUS_BINS)]
+        binned = pd.cut(column.astype(float), edges, labels=labels, include_lowest=True, right=False)
+        binned = binned.cat.add_categories([UNKNOWN]).fillna(UNKNOWN)
+        binned[column.astype(float) == high] = labels[-1]
+        order = [*labels, UNKNOWN]
+        entry["stats"] = {"min": _round(known.min()), "median": _round(known.median()),
+                          "max": _round(known.max()), "unknown": int(column.isna().sum())}
+    else:
+        binned = column
+        order = [*(attribute.values or ()), UNKNOWN]
+    table = pd.crosstab(binned.astype(str), split).reindex(index=order, columns=SPLITS, fill_value=0)
+    entry["counts"] = {str(v): {s: int(table.loc[v, s]) for s in SPLITS} for v in order
+                       if v != UNKNOWN or table.loc[v].sum() > 0}
+    return entry
+
+
+def persons_summary(package: DatasetPackage) -> dict[str, Any]:
+    """The people of a package with instances: how many (per split of their image), where their attributes come
+    from, and per person attribute the people per value and split. Without persons.csv the people are counted in
+    the instance masks and their attributes are unknown."""
+    spec, manifest = package.spec, package.manifest
+    persons = package.persons
+    source = "persons.csv"
+    if persons is None:
+        source = "instance masks"
+        ids = [str(row["id"]) for row in manifest.to_dict("records")
+               for instance in np.unique(package.read_instances(row)) if instance > 0]
+        persons = pd.DataFrame({"id": ids})
+        for name, attribute in spec.person_attributes.items():
+            persons[name] = np.nan if attribute.kind == "continuous" else UNKNOWN
+    split_of = dict(zip(manifest["id"].astype(str), manifest["split"], strict=True))
+    split = persons["id"].astype(str).map(split_of).reset_index(drop=True)
+    persons = persons.reset_index(drop=True)
+    return {"count": int(len(persons)), "source": source,
+            "splits": {s: int((split == s).sum()) for s in SPLITS},
+            "images_with_people": int(persons["id"].nunique()),
+            "attributes": {name: _attribute_entry(attribute, persons[name], split)
+                           for name, attribute in spec.person_attributes.items()}}
+
+
+def derived_summary(package: DatasetPackage) -> dict[str, Any] | None:
+    """The derived attributes (per image and per person), how many derived skin tones are unknown and why
+    (`evidence`, from derived_evidence.csv; None when the package has none) and the agreement with an annotated
+    attribute (`validation`, from derived_validation.json; None when it was not measured). None when the
+    package has nothing derived."""
+    spec = package.spec
+    image = [n for n, a in spec.attributes.items() if a.source == DERIVED]
+    person = [n for n, a in spec.person_attributes.items() if a.source == DERIVED]
+    evidence = evidence_summary(package.root)
+    validation = read_validation(package.root)
+    if not (image or person or evidence or validation):
+        return None
+    if validation is not None:
+        validation = {key: validation.get(key) for key in VALIDATION_KEYS}
+    return {"attributes": image, "person_attributes": person, "evidence": evidence, "validation": validation}
 
 
 def _round(value: float) -> float | None:
     return None if pd.isna(value) else round(float(value), 3)
 
 
-def published_counts(summary: dict[str, Any], min_group_size: int) -> dict[str, dict[str, dict[str, int | None]]]:
+def published_counts(summary: dict[str, Any], min_group_size: int,
+                     scope: str = "attributes") -> dict[str, dict[str, dict[str, int | None]]]:
     """Counts per attribute value and split, with cells of a sensitive attribute between 1 and
-    min_group_size - 1 suppressed (None)."""
+    min_group_size - 1 suppressed (None); `scope` "persons" for the person attributes."""
+    attributes = summary["attributes"] if scope == "attributes" else (summary.get("persons") or {}).get(
+        "attributes", {})
     out = {}
-    for name, attribute in summary["attributes"].items():
+    for name, attribute in attributes.items():
         out[name] = {value: {s: (None if attribute["sensitive"] and 0 < n < min_group_size else n)
                              for s, n in row.items()} for value, row in attribute["counts"].items()}
     return out
@@ -103,6 +170,9 @@ def render_dataset_card(summary: dict[str, Any], facts: dict[str, Any] | None, *
         "summary": summary,
         "metadata": front_matter(dataset_metadata(summary, facts)),
         "counts": published_counts(summary, min_group_size),
+        "person_counts": published_counts(summary, min_group_size, "persons"),
+        "persons": summary.get("persons"),
+        "derived": summary.get("derived"),
         "min_group_size": min_group_size,
         "figures": figures or {},
         "draft_gaps": [str(g) for g in gaps] if draft else [],

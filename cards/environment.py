@@ -1,9 +1,12 @@
 """The Jinja environment every card and report is rendered with.
 
 StrictUndefined: a field the template asks for and the data lacks is an error, never a silent blank.
-Autoescaping is on for HTML templates and off for Markdown ones (Markdown cards escape table cells with the
-`cell` filter instead). Templates come from a user's folder first (`--templates DIR`, so a company can bring its
-own template under the same name), then from the package's `cards/templates/`.
+Autoescaping is on for HTML templates and off for Markdown ones, which escape every value themselves through the
+filters of `segaudit.core.safe_text`: `cell` for data values (names, labels, anything from a user's files),
+`code` for identifiers shown as code, `prose` and `inline` for text people write (their inline Markdown kept,
+block syntax, raw HTML and unsafe links neutralised) and `md_link` for links (http, https, mailto, relative).
+Templates come from a user's folder first (`--templates DIR`, so a company can bring its own template under the
+same name), then from the package's `cards/templates/`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import jinja2
 
 from segaudit.core.errors import InputError
+from segaudit.core.safe_text import mailto, md_code, md_inline, md_link, md_prose, md_text
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates"
 
@@ -36,7 +40,8 @@ def make_environment(templates: str | Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=num, pct=pct, points=points, ci=ci, cell=cell, md_link=md_link)
+    env.filters.update(num=num, pct=pct, points=points, ci=ci, cell=cell, md_link=md_link, code=md_code,
+                       prose=md_prose, inline=md_inline, mailto=mailto)
     return env
 
 
@@ -87,12 +92,7 @@ def ci(bounds: Any, digits: int = 3, scale: float = 1.0) -> str:
 
 
 def cell(value: Any) -> str:
-    """A data value (a group label, an attribute name) as inert Markdown: one line, pipes escaped, and `<`, `>`,
-    `&` as entities so that a value such as `<script>` reads as text wherever the card is rendered."""
-    text = " ".join(str(value).split())
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-
-
-def md_link(text: Any, url: Any = None) -> str:
-    """A Markdown link, or the plain text when there is no url."""
-    return f"[{text}]({url})" if url else str(text)
+    """A data value (a group label, an attribute name) as inert Markdown (see `segaudit.core.safe_text.md_text`):
+    one line, pipes and Markdown syntax escaped, and `<`, `>`, `&` as entities, so that a value such as
+    `<script>` reads as text wherever the card is rendered."""
+    return md_text(value)

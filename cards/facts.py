@@ -5,8 +5,14 @@ known applications and their AI Act risk, caveats, authors. `check_facts` lists 
 missing, invalid, or still a placeholder; `complete_facts` returns the facts with every such gap filled by a
 visible marker, for `--draft` cards.
 
-Placeholder convention: a text that is empty, starts with TODO, TBD or FIXME, or is a single `<...>` (such as
+Placeholder convention: a text that is empty, starts with TODO, TBD or FIXME (any case), holds TODO, TBD or FIXME
+as a word anywhere (upper case: "works well, TODO check night shots"), or is a single `<...>` (such as
 `<team name>`) is a placeholder, not a fact.
+
+Beyond presence, a fact must be usable as written: a version is text (`version: 1.10` in YAML is the number 1.1:
+write `"1.10"`), an e-mail address is one plain address, a link (a `url` field, or a Markdown link or autolink in
+any text) is http, https, mailto or relative, never `javascript:` or `data:`. Duplicate keys are refused when the
+file is read (`segaudit.core.reading`).
 """
 
 from __future__ import annotations
@@ -19,15 +25,20 @@ from typing import Any
 
 from segaudit.core.errors import InputError
 from segaudit.core.reading import load_yaml
+from segaudit.core.safe_text import MarkdownSafe, is_email, safe_url, unsafe_links
 
 PLACEHOLDER = re.compile(r"^\s*$|^\s*(TODO|TBD|FIXME)\b|^\s*<[^<>]*>\s*$", re.IGNORECASE)
+PLACEHOLDER_WORD = re.compile(r"\b(TODO|TBD|FIXME)\b")
+"""An upper-case placeholder word anywhere in a text: the rest of the sentence is not a fact yet."""
+SIGN_OFF_DECISIONS = ("approved", "rejected", "needs-changes")
 STATUSES = ("Under Preparation", "Regularly Updated", "Actively Maintained", "Limited Maintenance", "Deprecated")
 AI_ACT_RISKS = ("Minimal", "Limited", "High", "Unacceptable")
 
 
 @dataclass(frozen=True)
 class Leaf:
-    """One field: kind 'text' | 'date' | 'bool' | 'choice' | 'number'; optional fields may be absent."""
+    """One field: kind 'text' | 'date' | 'bool' | 'choice' | 'number' | 'version' (text, never a YAML number) |
+    'email' | 'url' (http, https, mailto or relative); optional fields may be absent."""
 
     kind: str = "text"
     required: bool = True
@@ -43,8 +54,19 @@ class Records:
     required: bool = True
 
 
+@dataclass(frozen=True)
+class Section:
+    """A mapping of `fields` that may be absent as a whole (`required=False`); when present, its fields are
+    checked as usual."""
+
+    fields: dict[str, Any]
+    required: bool = False
+
+
 TEXT, DATE, BOOL, NUMBER = Leaf("text"), Leaf("date"), Leaf("bool"), Leaf("number")
+VERSION, EMAIL, URL = Leaf("version"), Leaf("email"), Leaf("url")
 OPTIONAL_TEXT = Leaf("text", required=False)
+OPTIONAL_EMAIL, OPTIONAL_URL = Leaf("email", required=False), Leaf("url", required=False)
 
 
 @dataclass(frozen=True)
@@ -91,12 +113,13 @@ def require_complete(facts: dict[str, Any], schema: dict[str, Any], path: str | 
 
 
 def marker(field: str) -> str:
-    """The visible mark a draft card carries where a fact is missing."""
-    return f"**[DRAFT: {field} missing]**"
+    """The visible mark a draft card carries where a fact is missing (Markdown the card filters keep as is)."""
+    return MarkdownSafe(f"**[DRAFT: {field} missing]**")
 
 
 def is_placeholder(value: Any) -> bool:
-    return isinstance(value, str) and bool(PLACEHOLDER.match(value))
+    """Whether a text is a placeholder (see the module docstring), not a fact."""
+    return isinstance(value, str) and bool(PLACEHOLDER.match(value) or PLACEHOLDER_WORD.search(value))
 
 
 def _join(prefix: str, key: str) -> str:
@@ -120,6 +143,9 @@ def _check_node(node: Any, value: Any, path: str, gaps: list[Gap]) -> None:
         _check_mapping(node, value, path, gaps)
     elif isinstance(node, Records):
         _check_records(node, value, path, gaps)
+    elif isinstance(node, Section):
+        if value is not None or node.required:
+            _check_mapping(node.fields, value, path, gaps)
     else:
         problem = _leaf_problem(node, value)
         if problem:
@@ -146,11 +172,24 @@ def _leaf_problem(leaf: Leaf, value: Any) -> str | None:
     if leaf.kind == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return None if ok else f"must be a number, got {value!r}"
+    if leaf.kind == "version" and not isinstance(value, str):
+        return (f"must be text, got the {type(value).__name__} {value!r} (YAML reads 1.10 as the number 1.1): "
+                "quote it, e.g. \"1.10\"")
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         return f"must be text, got {type(value).__name__}"
     text = str(value)
-    if is_placeholder(text):
+    if PLACEHOLDER.match(text):
         return f"still a placeholder: {text.strip()!r}" if text.strip() else "empty"
+    word = PLACEHOLDER_WORD.search(text)
+    if word:
+        return f"still holds the placeholder {word.group(1)!r}: {_excerpt(text, word.start())!r}"
+    if leaf.kind == "email" and not is_email(text.strip()):
+        return f"must be one e-mail address such as name@example.org, got {text!r}"
+    if leaf.kind == "url" and safe_url(text) is None:
+        return f"must be an http, https, mailto or relative link, got {text!r}"
+    bad_links = unsafe_links(text)
+    if bad_links:
+        return f"links to {bad_links[0]!r}: a link must be http, https, mailto or relative (no javascript: or data:)"
     if leaf.kind == "choice" and text not in leaf.choices:
         return f"must be one of {list(leaf.choices)}, got {text!r}"
     if leaf.kind == "date":
@@ -159,6 +198,12 @@ def _leaf_problem(leaf: Leaf, value: Any) -> str | None:
         except ValueError:
             return f"must be a date YYYY-MM-DD, got {text!r}"
     return None
+
+
+def _excerpt(text: str, at: int, width: int = 30) -> str:
+    """Up to `width` characters of `text` on each side of position `at`, on one line."""
+    start, end = max(0, at - width), min(len(text), at + width)
+    return ("…" if start else "") + " ".join(text[start:end].split()) + ("…" if end < len(text) else "")
 
 
 def _fill_mapping(schema: dict[str, Any], value: dict[str, Any], path: str) -> dict[str, Any]:
@@ -172,6 +217,8 @@ def _fill_node(node: Any, value: Any, path: str) -> Any:
     if isinstance(node, dict):
         return _fill_mapping(node, value if isinstance(value, dict) else {}, path)
     if isinstance(node, Records):
+        if value is None and not node.required:
+            return []
         if not isinstance(value, list):
             value = []
         items = [_fill_mapping(node.fields, item if isinstance(item, dict) else {}, f"{path}[{i}]")
@@ -179,6 +226,10 @@ def _fill_node(node: Any, value: Any, path: str) -> Any:
         while len(items) < node.min_items:
             items.append(_fill_mapping(node.fields, {}, f"{path}[{len(items)}]"))
         return items
+    if isinstance(node, Section):
+        if value is None and not node.required:
+            return None
+        return _fill_mapping(node.fields, value if isinstance(value, dict) else {}, path)
     if _leaf_problem(node, value) is None:
         return value
     return marker(path)

@@ -4,20 +4,47 @@ Hugging Face reads the block between the leading `---` lines: `license`, `tags`,
 `pipeline_tag`, and `model-index` (name -> results of task / dataset / metrics) for model cards; `license`,
 `pretty_name`, `size_categories`, `task_categories`, `tags` for dataset cards. segaudit adds its own keys under
 `segaudit:`, which the Hub ignores.
+
+Values come from users' data (a dataset's name, attribute names), and a renderer that does not know front matter
+shows the block as Markdown. So every text that is not plain is written double-quoted on one line, with `<`, `>`,
+`[` and `]` as YAML escapes (`\\x3C`...): a YAML reader gets the value back exactly, and the block holds no tag,
+link, heading or second `---` line for any Markdown renderer.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 from segaudit.core.errors import InputError
 
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,:/+=@%()-]*")
+_YAML_ESCAPES = {"<": "\\x3C", ">": "\\x3E", "[": "\\x5B", "]": "\\x5D"}
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper writing every text that is not plain as a one-line double-quoted scalar."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if _PLAIN.fullmatch(data) and "\n" not in data:
+        return dumper.represent_str(data)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+
+
+_Dumper.add_representer(str, _represent_text)
+
 
 def front_matter(metadata: dict[str, Any]) -> str:
-    """The `---`-fenced YAML block that opens a card."""
-    body = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    """The `---`-fenced YAML block that opens a card (see the module docstring for how values are written)."""
+    body = yaml.dump(metadata, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=2**31 - 1,
+                     default_flow_style=False)
+    # Outside double-quoted scalars the text holds none of these (keys and plain values are _PLAIN, YAML syntax
+    # here is block style), and inside them a \xNN escape reads back as the character.
+    for char, escape in _YAML_ESCAPES.items():
+        body = body.replace(char, escape)
     return f"---\n{body}---\n"
 
 
@@ -70,9 +97,10 @@ def model_metadata(audit: dict[str, Any], facts: dict[str, Any], date: str) -> d
 
 
 def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    """Dataset card metadata (Hugging Face keys) for a segmentation dataset package."""
+    """Dataset card metadata (Hugging Face keys) for a segmentation dataset package; segaudit's own keys also name
+    the derived attributes and count the people, when the package has them."""
     images = int(summary["images"])
-    return {
+    metadata = {
         "license": summary["license"].lower() if summary["license"] else "other",
         "pretty_name": summary["name"],
         "size_categories": [_size_category(images)],
@@ -83,6 +111,14 @@ def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any]) -> dict[str
                      "images": images, "splits": summary["splits"],
                      "sensitive_attributes": [n for n, a in summary["attributes"].items() if a["sensitive"]]},
     }
+    derived = summary.get("derived")
+    if derived:  # only then: the cards of packages without derived attributes keep their metadata as it was
+        metadata["segaudit"]["derived_attributes"] = list(derived.get("attributes") or [])
+        metadata["segaudit"]["derived_person_attributes"] = list(derived.get("person_attributes") or [])
+    persons = summary.get("persons")
+    if persons:
+        metadata["segaudit"]["persons"] = persons["count"]
+    return metadata
 
 
 def _size_category(n: int) -> str:

@@ -27,6 +27,7 @@ from segaudit.cards.schemas import MODEL_FACTS
 from segaudit.cards.statements import fairness_statement, membership_statement
 from segaudit.core.audit_file import audit_date
 from segaudit.core.errors import InputError
+from segaudit.core.safe_text import md_text
 
 TEMPLATE = "model_card.md.j2"
 TEMPLATE_VERSION = "1.0.0"
@@ -68,8 +69,8 @@ def model_card_context(audit: dict[str, Any], facts: dict[str, Any], min_group_s
         "artifact_size": mebibytes(audit["model"].get("size_bytes")),
         "fairness_rows": fairness_rows(audit["fairness"], min_group_size),
         "fairness_groups": fairness_groups(audit["fairness"], min_group_size),
-        "membership_statement": membership_statement(audit, date),
-        "fairness_statement": fairness_statement(audit, date, min_group_size),
+        "membership_statement": membership_statement(audit, date, quote=md_text),
+        "fairness_statement": fairness_statement(audit, date, min_group_size, quote=md_text),
         "attacks": privacy_attacks(privacy),
         "privacy_groups": privacy_groups(privacy, min_group_size),
         "most_exposed": most_exposed(privacy, min_group_size),

@@ -16,6 +16,7 @@ from segaudit.cards.report import render_report
 from segaudit.cards.results import by_group_document
 from segaudit.core.atomic import json_text, write_atomic
 from segaudit.core.audit_file import load_audit
+from segaudit.core.safe_text import child_path, slug
 
 
 def write_model_card(audit: str | Path | dict[str, Any], facts_path: str | Path, card: str | Path, *,
@@ -35,15 +36,16 @@ def write_model_card(audit: str | Path | dict[str, Any], facts_path: str | Path,
 def write_dataset_card(summary: dict[str, Any], facts_path: str | Path | None, card: str | Path, *,
                        draft: bool = False, templates: str | Path | None = None, min_group_size: int = 30,
                        figures_dir: str = "figures") -> list[Path]:
-    """The dataset card at `card` and its bar charts under `figures_dir/` beside it (named after the card);
-    returns the files written."""
+    """The dataset card at `card` and its bar charts under `figures_dir/` beside it (named after the card and
+    the attribute, through `slug`: an attribute named `x/../../y` cannot put a file outside the folder, and two
+    names never share a file); returns the files written."""
     card = Path(card)
     facts = load_facts(facts_path) if facts_path is not None else None
     charts = dataset_charts(summary, min_group_size)
-    figures = {name: f"{figures_dir}/{card.stem}-{name}.png" for name in charts}
+    figures = {name: f"{figures_dir}/{slug(card.stem)}-{slug(name)}.png" for name in charts}
     text = render_dataset_card(summary, facts, draft=draft, templates=templates, min_group_size=min_group_size,
                                figures=figures, facts_path=facts_path)
-    written = [write_atomic(card.parent / figures[name], png) for name, png in charts.items()]
+    written = [write_atomic(child_path(card.parent, figures[name]), png) for name, png in charts.items()]
     written.append(write_atomic(card, text))
     return written
 

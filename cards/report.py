@@ -28,6 +28,7 @@ from segaudit.cards.results import (
 from segaudit.cards.statements import fairness_statement, membership_statement
 from segaudit.core.audit_file import audit_date, load_audit
 from segaudit.core.errors import InputError
+from segaudit.core.safe_text import plain_label
 
 TEMPLATE = "report.html.j2"
 _UNSAFE = re.compile(r"[^a-z0-9]+")
@@ -35,7 +36,9 @@ _UNSAFE = re.compile(r"[^a-z0-9]+")
 
 def plot_slug(name: str) -> str:
     """A grouping's name as the fairness audit names its plot files ('skin_tone × body_shape' ->
-    'skin_tone__body_shape'; the same rule as audit/fairness/plots.py)."""
+    'skin_tone__body_shape'; the same rule as audit/fairness/plots.py, which it must match to find them). Only
+    [a-z0-9_] remain, so a name cannot lead outside the plots folder; two names that differ only in other
+    characters share one file name (plots.py's rule, not this one's to change)."""
     return "__".join(_UNSAFE.sub("_", part.lower()).strip("_") for part in name.split(" × "))
 
 
@@ -108,10 +111,10 @@ def _exposure_plots(privacy: dict[str, Any] | None) -> list[dict[str, Any]]:
     for name, groups in ((privacy or {}).get("by_group") or {}).items():
         attacks = [g.get("attack") for g in groups if g.get("auc") is not None]
         attack = strongest if strongest in attacks else (attacks[0] if attacks else None)
-        rows = [{"label": f"{g['group']} (n={g['n']})", "value": g["auc"],
+        rows = [{"label": f"{plain_label(g['group'], 40)} (n={g['n']})", "value": g["auc"],
                  "low": (g.get("auc_ci") or [None, None])[0], "high": (g.get("auc_ci") or [None, None])[1]}
                 for g in groups if g.get("attack") == attack and g.get("auc") is not None]
-        title = f"{name}: membership-inference AUC per group ({attack_label(attack or '')})"
+        title = f"{plain_label(name, 40)}: membership-inference AUC per group ({attack_label(attack or '')})"
         plot = interval_plot(title, rows, "AUC (0.5 = chance)", 0.5) if rows else None
         out.append({"name": name, "groups": groups, "plot": data_uri(plot) if plot else None})
     return out

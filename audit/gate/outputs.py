@@ -1,16 +1,21 @@
 """What the gate says: a terminal summary, JUnit XML (one testcase per rule) and Markdown for a CI job summary.
 
 JUnit is the format every CI system reads (GitHub Actions through a test-report action, GitLab's
-`artifacts:reports:junit`, Jenkins, Azure): a failed rule shows up as a failed test with its message.
+`artifacts:reports:junit`, Jenkins, Azure): a failed rule shows up as a failed test with its message. The
+document says when the gate ran (the testsuite's `timestamp`, UTC) and what it judged (`properties`: the sha256 of
+the audited artifact, of audit.json and of the policy), so a CI record can be traced to the exact files; a
+failure's `type` tells a shortfall the audit showed (`GateRuleFailed`) from a rule that failed because the audit
+could not conclude (`GateRuleInconclusive`) and from input the gate could not judge (`GateBadInput`).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from segaudit.audit.gate.rules import RuleResult
 
+FAILED_TYPE, INCONCLUSIVE_TYPE, BAD_INPUT_TYPE = "GateRuleFailed", "GateRuleInconclusive", "GateBadInput"
 FAMILY_TITLES = {"input": "Input", "fairness": "Fairness", "privacy": "Privacy", "performance": "Performance",
                  "card": "Model card"}
 
@@ -26,15 +31,34 @@ def text_summary(results: Sequence[RuleResult], model: str) -> str:
     return "\n".join(lines)
 
 
-def junit_xml(results: Sequence[RuleResult], model: str) -> str:
-    """A JUnit XML document: one testsuite, one testcase per rule (classname gate.<family>)."""
+def failure_type(result: RuleResult) -> str:
+    """The JUnit failure type of a failed rule: inconclusive (the fairness verdict or the privacy risk level was
+    inconclusive, and the policy does not accept that), bad input (the gate could not judge), or failed."""
+    if result.family == "input":
+        return BAD_INPUT_TYPE
+    if result.details.get("verdict") == "inconclusive" or result.details.get("risk_level") == "inconclusive":
+        return INCONCLUSIVE_TYPE
+    return FAILED_TYPE
+
+
+def junit_xml(results: Sequence[RuleResult], model: str, *, timestamp: str | None = None,
+              properties: Mapping[str, str | None] | None = None) -> str:
+    """A JUnit XML document: one testsuite, one testcase per rule (classname gate.<family>); `timestamp`
+    (ISO 8601, UTC, without zone as the JUnit schema has it) and `properties` (name -> value; a None value is
+    written as an empty string: known to be unknown) go on the testsuite."""
     failures = sum(not r.passed for r in results)
     suite = ET.Element("testsuite", name=f"segaudit gate: {model}", tests=str(len(results)),
                        failures=str(failures), errors="0", skipped="0")
+    if timestamp is not None:
+        suite.set("timestamp", timestamp)
+    if properties:
+        listed = ET.SubElement(suite, "properties")
+        for name, value in properties.items():
+            ET.SubElement(listed, "property", name=name, value="" if value is None else str(value))
     for result in results:
         case = ET.SubElement(suite, "testcase", classname=f"gate.{result.family}", name=result.name)
         if not result.passed:
-            failure = ET.SubElement(case, "failure", message=result.message, type="GateRuleFailed")
+            failure = ET.SubElement(case, "failure", message=result.message, type=failure_type(result))
             failure.text = result.message
         else:
             ET.SubElement(case, "system-out").text = result.message

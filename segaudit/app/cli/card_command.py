@@ -14,12 +14,16 @@ people write (owners, intended use, known applications and their AI Act risk, ca
   render   the model card in the documented template v1.0.0 (OUT/model_card.md) and OUT/by_group.json
   dataset  the dataset card of a dataset package (OUT/dataset_card.md, OUT/figures/, OUT/dataset_summary.json)
   report   the self-contained HTML audit report (plots embedded, no scripts)
-  check    list every required fact that is missing or still a placeholder
+  check    list every fact that is missing, invalid or still a placeholder
   bundle   regenerate the bundled ALiSNet's committed cards and report from reports/alisnet/
 
 Facts: see cards/alisnet.yaml (model) and cards/synthetic-people.yaml (dataset). A text that is empty, starts
-with TODO, TBD or FIXME, or is a single <...> is a placeholder. Cards with gaps are refused (exit 2) unless
---draft, which marks every gap visibly. Computed findings (metrics with CIs, fairness verdicts, the
+with TODO, TBD or FIXME, holds TODO, TBD or FIXME anywhere, or is a single <...> is a placeholder. A version must
+be quoted text ("1.10", not the YAML number 1.1), an e-mail one plain address, a link http, https, mailto or
+relative (never javascript: or data:); duplicate keys are refused. Both kinds of facts may record their review:
+reviewers (name, role), sign_off (name, date, decision approved | rejected | needs-changes), risk_acceptance (risk,
+accepted_by, rationale) and contact (email). Cards with gaps are refused (exit 2) unless --draft, which marks
+every gap visibly. Computed findings (metrics with CIs, fairness verdicts, the
 membership-inference risk, sizes, latency) come from audit.json only; the two risks the template carries are
 written from them. Groups of fewer than --min-group-size images are suppressed in cards (label only)."""
 
@@ -71,9 +75,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--templates", type=Path, help="folder with your own report.html.j2")
     report.set_defaults(handler=run_report)
 
-    check = sub.add_parser("check", help="list missing or placeholder facts",
-                           description="List every required field of a facts file that is missing, invalid or "
-                           "still a placeholder. Exit 0 when complete, 2 when anything is listed.")
+    check = sub.add_parser("check", help="list missing, invalid or placeholder facts",
+                           description="List every field of a facts file that is missing, invalid (a version "
+                           "that is not text, a malformed e-mail address, a javascript: or data: link, an unknown "
+                           "field) or still a placeholder (TODO anywhere in a text). Exit 0 when complete, 2 when "
+                           "anything is listed or the file is not readable YAML (duplicate keys included).")
     check.add_argument("facts", type=Path, help="the facts YAML")
     check.add_argument("--dataset", action="store_true", help="check dataset-card facts (default: model-card facts)")
     check.set_defaults(handler=run_check)
@@ -154,9 +160,9 @@ def run_check(args: argparse.Namespace) -> int:
     if not gaps:
         print(f"{args.facts}: complete")
         return 0
-    print(f"{args.facts}: {len(gaps)} field(s) missing or placeholders:")
+    print(f"{args.facts}: {len(gaps)} field(s) missing, invalid or placeholders:")
     for gap in gaps:
-        print(f"  {gap}")
+        print(f"  {args.facts}: {gap}")
     return 2
 
 
