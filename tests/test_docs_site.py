@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from segaudit.app.cli.main import main
-from segaudit.app.docs_site import markdown_text, slug
+from segaudit.app.docs_site import slug
 from segaudit.cards.browser import chromium_path, visit
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "alisnet"
@@ -49,7 +49,6 @@ def test_hostile_model_names_render_as_text_and_never_become_paths(site) -> None
     assert "<script>alert(1)</script>" not in home
     assert not re.search(r"<h1[^>]*>\s*injected", home)
     assert all(re.fullmatch(r"[a-z0-9-]+", p.name) for p in out.iterdir() if p.is_dir())
-    assert markdown_text("a\n# b <i>") == r"a \# b \<i\>"
 
 
 @pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (make setup installs it)")

@@ -32,6 +32,7 @@ import yaml
 from segaudit.core.atomic import staged_folder
 from segaudit.core.audit_file import load_audit
 from segaudit.core.errors import InputError
+from segaudit.core.safe_text import md_text
 
 log = logging.getLogger(__name__)
 AUDIT_FILE = "audit.json"
@@ -40,7 +41,6 @@ STATIC = {"report": "report.html"}
 ASSET_FOLDERS = ("figures",)
 INSTALL = "pip install 'segaudit[docs]'  (mkdocs==1.6.1)"
 _SLUG = re.compile(r"[^a-z0-9]+")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,6 @@ class SiteModel:
     miou: float | None
     pages: dict[str, str]
     static: dict[str, str]
-
-
-def markdown_text(value: Any) -> str:
-    """Plain text safe inside Markdown prose or a table cell: one line, Markdown and HTML characters escaped."""
-    text = " ".join(str(value).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def _plain(value: str) -> str:
@@ -166,11 +160,11 @@ def _write_project(project: Path, models: list[SiteModel], title: str, strict: b
 
 
 def _home(models: list[SiteModel], title: str) -> str:
-    rows = [f"| [{markdown_text(m.name)}]({m.slug}/index.md) | {markdown_text(m.version)} | "
-            f"{markdown_text(m.fairness)} | {markdown_text(m.privacy)} | "
+    rows = [f"| [{md_text(m.name)}]({m.slug}/index.md) | {md_text(m.version)} | "
+            f"{md_text(m.fairness)} | {md_text(m.privacy)} | "
             f"{'-' if m.miou is None else f'{m.miou:.4f}'} |" for m in models]
     return "\n".join([
-        f"# {markdown_text(title)}", "",
+        f"# {md_text(title)}", "",
         "Every model below was audited by segaudit; each links to its overview, model card, dataset card and "
         "HTML report. The verdicts are those of the audit, not of this page.", "",
         "| model | version | fairness verdict | membership-inference risk | mIoU |",
@@ -185,7 +179,7 @@ def _overview(model: SiteModel) -> str:
         links.append("- [HTML audit report](report.html)")
     links.append(f"- [audit.json]({AUDIT_FILE}) (the machine-readable audit)")
     return "\n".join([
-        f"# {markdown_text(model.name)} {markdown_text(model.version)}".rstrip(), "",
+        f"# {md_text(model.name)} {md_text(model.version)}".rstrip(), "",
         "| fairness verdict | membership-inference risk | mIoU |", "|---|---|---|",
-        f"| {markdown_text(model.fairness)} | {markdown_text(model.privacy)} | "
+        f"| {md_text(model.fairness)} | {md_text(model.privacy)} | "
         f"{'-' if model.miou is None else f'{model.miou:.4f}'} |", "", *links, ""])
