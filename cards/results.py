@@ -3,12 +3,16 @@ performance and quantization, with small groups suppressed.
 
 Suppression (sensitive data stays aggregate): a group of fewer than `min_group_size` images keeps its label but
 loses every number, in the published cards and in by_group.json; a worst group that is suppressed is named only as
-"a group of fewer than N images".
+"a group of fewer than N images". The fairness groups follow `cards.disclosure.suppression_plan`: besides the small
+groups, as many others as it takes so that no suppressed group can be recovered by subtraction from the published
+totals (complementary suppression).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from segaudit.cards.disclosure import suppression_plan
 
 TEST_NAMES = {"kruskal": "Kruskal-Wallis", "mann-whitney": "Mann-Whitney U", "permutation": "permutation test",
               "welch-t": "Welch t of shortfall > margin", "holm": "Holm", "bh": "Benjamini-Hochberg"}
@@ -46,13 +50,14 @@ def tests_used(fairness: dict[str, Any], grouping: dict[str, Any]) -> str:
 
 def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[str, Any]]:
     """One row per attribute and intersection: verdict, worst group (or its suppression), gap with CI, tests."""
+    plan = suppression_plan(fairness, min_group_size)
     rows = []
     for scope in ("attributes", "intersections"):
         for name, grouping in fairness.get(scope, {}).items():
             groups = {g["group"]: g for g in grouping["groups"]}
             worst = grouping.get("worst")
             worst_group = groups.get(worst["group"]) if worst else None
-            suppressed = worst_group is not None and is_suppressed(worst_group, min_group_size)
+            suppressed = worst_group is not None and (name, str(worst_group["group"])) in plan
             gap = grouping.get("max_gap")
             rows.append({
                 "name": name, "scope": scope[:-1], "verdict": grouping["verdict"],
@@ -66,7 +71,7 @@ def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[st
                 "ratio": grouping.get("ratio"), "equity_scaled": grouping.get("equity_scaled"),
                 "tests": tests_used(fairness, grouping),
                 "n_groups": len(groups),
-                "n_suppressed": sum(is_suppressed(g, min_group_size) for g in groups.values()),
+                "n_suppressed": sum((name, str(label)) in plan for label in groups),
             })
     return rows
 
@@ -74,7 +79,10 @@ def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[st
 def fairness_groups(fairness: dict[str, Any], min_group_size: int, scope: str = "attributes") -> dict[str, list]:
     """Per attribute (or intersection), its groups as published: n, mean, CI, status, or suppressed."""
     keys = ("n", "mean", "ci_low", "ci_high", "pooled", "status")
-    return {name: [published_group(g, min_group_size, keys) for g in grouping["groups"]]
+    plan = suppression_plan(fairness, min_group_size)
+    return {name: [{"group": g["group"], "suppressed": True} if (name, str(g["group"])) in plan
+                   else {"group": g["group"], "suppressed": False, **{k: g.get(k) for k in keys}}
+                   for g in grouping["groups"]]
             for name, grouping in fairness.get(scope, {}).items()}
 
 

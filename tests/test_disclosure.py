@@ -40,3 +40,18 @@ def test_a_lone_small_cell_takes_its_row_and_column_partners_with_it() -> None:
     plan = complementary_suppression(sizes, relations, 30)
     assert ("AB", "x×q") in plan and len(plan) >= 4  # a 2 x 2 block at least
     assert recoverable(sizes, relations, plan) == set()
+
+
+def test_by_group_json_publishes_exactly_the_plan_and_the_attack_recovers_nothing_from_it() -> None:
+    from segaudit.cards.results import by_group_document
+
+    audit = load_audit(AUDIT)
+    document = by_group_document(audit, 35)  # at 35, one-by-one suppression leaks skin_tone monk_09
+    hidden = {(name, str(g["group"])) for scope in ("attributes", "intersections")
+              for name, groups in document["fairness"][scope].items() for g in groups if g["suppressed"]}
+    assert hidden == suppression_plan(audit["fairness"], 35)
+    sizes, relations = relations_of(audit["fairness"])
+    published = {(name, str(g["group"])): g["n"] for scope in ("attributes", "intersections")
+                 for name, groups in document["fairness"][scope].items() for g in groups if not g["suppressed"]}
+    assert all(sizes[item] == n for item, n in published.items())
+    assert recoverable(sizes, relations, hidden) == set()
