@@ -8,8 +8,8 @@ One component of type `machine-learning-model` (the audited artifact with its SH
 * `modelParameters`: supervised image segmentation, the architecture, the evaluation dataset, image in / mask out;
 * `quantitativeAnalysis.performanceMetrics`: the dataset mIoU with its confidence interval, then per group of
   every audited attribute and intersection the mean per-image IoU with its interval (slice `attribute=value`);
-  groups under `min_group_size` images are left out (small-cell suppression, as in the cards) and counted in the
-  model card's properties;
+  the groups the cards suppress (`cards.disclosure.suppression_plan`: small groups and their complements) are left
+  out and counted in the model card's properties;
 * `considerations.fairnessAssessments`: per attribute, the group at risk (the worst group, when published), the
   verdict and its reason as the harm, and the mitigation a person recorded (`facts`) or that none was recorded;
 * `considerations.ethicalConsiderations`: the membership-inference risk level with its reason;
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+
+from segaudit.cards.disclosure import suppression_plan
 
 SPEC_VERSION = "1.6"
 MODEL_REF = "model"
@@ -101,13 +103,14 @@ def _performance_metrics(performance: dict[str, Any], fairness: dict[str, Any],
         out.append(_metric("mIoU", performance["miou"], f"all images ({performance.get('split', 'test')} split)",
                            low, high))
     suppressed = 0
+    plan = suppression_plan(fairness, min_group_size)
     for scope in ("attributes", "intersections"):
         for name, result in (fairness.get(scope) or {}).items():
             for group in result.get("groups", []):
-                if group.get("mean") is None:
-                    continue
-                if int(group.get("n", 0)) < min_group_size:
+                if (name, str(group["group"])) in plan:
                     suppressed += 1
+                    continue
+                if group.get("mean") is None:
                     continue
                 out.append(_metric("mean per-image IoU", group["mean"], f"{name}={group['group']}",
                                    group.get("ci_low"), group.get("ci_high")))
@@ -124,11 +127,12 @@ def _metric(kind: str, value: float, slice_: str, low: float | None, high: float
 def _fairness_assessments(fairness: dict[str, Any], facts: dict[str, Any],
                           min_group_size: int) -> list[dict[str, Any]]:
     mitigations = facts.get("mitigations") or {}
+    plan = suppression_plan(fairness, min_group_size)
     out = []
     for name, result in (fairness.get("attributes") or {}).items():
         groups = {g["group"]: g for g in result.get("groups", [])}
         worst = (result.get("worst") or {}).get("group")
-        published = worst is not None and int(groups.get(worst, {}).get("n", 0)) >= min_group_size
+        published = worst is not None and (name, str(worst)) not in plan and worst in groups
         out.append({
             "groupAtRisk": f"{name}={worst}" if published else f"{name} (no published group)",
             "harms": f"verdict {result.get('verdict')}: {result.get('reason', '')}".strip(),

@@ -11,6 +11,7 @@ from typing import Any
 
 from segaudit.cards.dataset_card import dataset_charts, render_dataset_card
 from segaudit.cards.facts import load_facts
+from segaudit.cards.ml_bom import ml_bom
 from segaudit.cards.model_card import DEFAULT_MIN_GROUP_SIZE, render_model_card
 from segaudit.cards.report import render_report
 from segaudit.cards.results import by_group_document
@@ -21,16 +22,20 @@ from segaudit.core.safe_text import child_path, slug
 
 def write_model_card(audit: str | Path | dict[str, Any], facts_path: str | Path, card: str | Path, *,
                      draft: bool = False, templates: str | Path | None = None,
-                     min_group_size: int = DEFAULT_MIN_GROUP_SIZE, by_group: str | Path | None = None) -> list[Path]:
-    """The model card at `card` and its per-group results at `by_group` (default: by_group.json beside the
-    card), for `audit` (an audit.json path, or the audit itself as the pipeline holds it); returns the files
-    written."""
+                     min_group_size: int = DEFAULT_MIN_GROUP_SIZE, by_group: str | Path | None = None,
+                     bom: str | Path | None = None) -> list[Path]:
+    """The model card at `card`, its per-group results at `by_group` (default: by_group.json beside the card)
+    and its CycloneDX ML-BOM at `bom` (default: the card's name with .cdx.json), for `audit` (an audit.json path,
+    or the audit itself as the pipeline holds it); returns the files written."""
     audit = audit if isinstance(audit, dict) else load_audit(audit)
-    text = render_model_card(audit, load_facts(facts_path), draft=draft, templates=templates,
+    facts = load_facts(facts_path)
+    text = render_model_card(audit, facts, draft=draft, templates=templates,
                              min_group_size=min_group_size, facts_path=facts_path)
     card = Path(card)
     groups = json_text(by_group_document(audit, min_group_size))
-    return [write_atomic(card, text), write_atomic(by_group or card.parent / "by_group.json", groups)]
+    record = json_text(ml_bom(audit, facts, min_group_size))
+    return [write_atomic(card, text), write_atomic(by_group or card.parent / "by_group.json", groups),
+            write_atomic(bom or card.with_suffix(".cdx.json"), record)]
 
 
 def write_dataset_card(summary: dict[str, Any], facts_path: str | Path | None, card: str | Path, *,
