@@ -14,7 +14,7 @@ from segaudit.cards.facts import load_facts
 from segaudit.cards.ml_bom import ml_bom
 from segaudit.cards.model_card import DEFAULT_MIN_GROUP_SIZE, render_model_card
 from segaudit.cards.report import render_report
-from segaudit.cards.results import by_group_document
+from segaudit.cards.results import by_group_document, by_group_errors
 from segaudit.core.atomic import json_text, write_atomic
 from segaudit.core.audit_file import load_audit
 from segaudit.core.safe_text import child_path, slug
@@ -32,7 +32,11 @@ def write_model_card(audit: str | Path | dict[str, Any], facts_path: str | Path,
     text = render_model_card(audit, facts, draft=draft, templates=templates,
                              min_group_size=min_group_size, facts_path=facts_path)
     card = Path(card)
-    groups = json_text(by_group_document(audit, min_group_size))
+    document = by_group_document(audit, min_group_size)
+    problems = by_group_errors(document)
+    if problems:  # our own output: a bug, never the user's input
+        raise RuntimeError(f"by_group.json would break its schema: {problems[:3]}")
+    groups = json_text(document)
     record = json_text(ml_bom(audit, facts, min_group_size))
     return [write_atomic(card, text), write_atomic(by_group or card.parent / "by_group.json", groups),
             write_atomic(bom or card.with_suffix(".cdx.json"), record)]

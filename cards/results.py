@@ -10,6 +10,8 @@ totals (complementary suppression).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from segaudit.cards.disclosure import suppression_plan
@@ -135,6 +137,19 @@ def by_group_document(audit: dict[str, Any], min_group_size: int) -> dict[str, A
                      "intersections": fairness_groups(fairness, min_group_size, "intersections")},
         "privacy": privacy_groups(audit.get("privacy"), min_group_size),
     }
+
+
+BY_GROUP_SCHEMA = Path(__file__).with_name("by_group.schema.json")
+"""The published JSON Schema of by_group.json (shipped in the package; checked whenever one is written)."""
+
+
+def by_group_errors(document: Any) -> list[str]:
+    """Every place a by_group.json document breaks its schema ('path: message'), empty when it is valid."""
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(BY_GROUP_SCHEMA.read_text(encoding="utf-8"))
+    return [f"{'/'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
+            for error in Draft202012Validator(schema).iter_errors(document)]
 
 
 def artifact_description(audit: dict[str, Any]) -> str:

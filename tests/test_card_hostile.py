@@ -274,7 +274,7 @@ def test_hostile_model_card_and_by_group_json(hostile_audit, tmp_path):
     before = files_under(tmp_path)
     assert main(["card", "render", "--audit", str(hostile_audit), "--facts", str(facts_file), "--out", str(out),
                  "--draft", "--min-group-size", "1"]) == 0
-    assert {p.name for p in files_under(tmp_path) - before} == {"model_card.md", "by_group.json"}
+    assert {p.name for p in files_under(tmp_path) - before} == {"model_card.md", "by_group.json", "model_card.cdx.json"}
     assert_inert((out / "model_card.md").read_text(encoding="utf-8"))
     groups = json.loads((out / "by_group.json").read_text(encoding="utf-8"))
     labels = {g["group"] for g in groups["fairness"]["attributes"]["skin_tone"]}

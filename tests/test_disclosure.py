@@ -55,3 +55,16 @@ def test_by_group_json_publishes_exactly_the_plan_and_the_attack_recovers_nothin
                  for name, groups in document["fairness"][scope].items() for g in groups if not g["suppressed"]}
     assert all(sizes[item] == n for item, n in published.items())
     assert recoverable(sizes, relations, hidden) == set()
+
+
+def test_by_group_json_follows_its_published_schema() -> None:
+    import json
+
+    from segaudit.cards.results import BY_GROUP_SCHEMA, by_group_errors
+
+    committed = json.loads((AUDIT.parents[2] / "cards" / "alisnet.by_group.json").read_text())
+    assert BY_GROUP_SCHEMA.is_file() and by_group_errors(committed) == []
+    committed["fairness"]["attributes"]["skin_tone"][0]["mean"] = 84.4  # a percent, not a fraction
+    del committed["fairness"]["intersections"]
+    problems = by_group_errors(committed)
+    assert any("84.4" in p for p in problems) and any("intersections" in p for p in problems)
