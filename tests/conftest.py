@@ -51,7 +51,7 @@ def tiny_package(tmp_path: Path) -> Path:
 
 # The slowest files first. The two test workers take whole files (`--dist loadfile`) in collection order; a slow
 # file collected last (these sort late alphabetically) leaves one worker idle while the other finishes it.
-SLOWEST_FIRST = ("test_privacy_audit.py", "test_quantize_alisnet.py", "test_privacy_dp.py",
+SLOWEST_FIRST = ("test_privacy_ray.py", "test_privacy_audit.py", "test_quantize_alisnet.py", "test_privacy_dp.py",
                  "test_quantize_patterns.py", "test_privacy_program.py", "test_quantize.py", "test_full_audit.py",
                  "test_gate_smoke.py")
 

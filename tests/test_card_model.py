@@ -217,4 +217,5 @@ def test_cli_check_render_and_draft(tmp_path, capsys):
     groups = json.loads((out / "by_group.json").read_text())
     assert groups["min_group_size"] == 40
     assert groups["fairness"]["attributes"]["skin_tone"][8] == {"group": "monk_09", "suppressed": True}
-    assert sorted(p.name for p in out.iterdir()) == ["by_group.json", "model_card.cdx.json", "model_card.md"]  # no temp files left
+    # no temp files left:
+    assert sorted(p.name for p in out.iterdir()) == ["by_group.json", "model_card.cdx.json", "model_card.md"]

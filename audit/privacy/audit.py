@@ -26,6 +26,7 @@ import pandas as pd
 from segaudit.audit.privacy.attacks import AttackData, run_attack
 from segaudit.audit.privacy.balance import BalancedGame, balance_game, image_statistics
 from segaudit.audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, PrivacyConfig
+from segaudit.audit.privacy.executors import RaySettings
 from segaudit.audit.privacy.groups import by_group
 from segaudit.audit.privacy.loo import leave_one_out
 from segaudit.audit.privacy.rating import rate
@@ -137,7 +138,8 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
     if plan.wants_shadows(config):
         step = time.perf_counter()
         jobs, inclusion, _ = plan_shadows_for(package, plan, config, target.recipe, target.trained)
-        shadows = run_shadows(jobs, inclusion, config.workers, progress=progress)
+        shadows = run_shadows(jobs, inclusion, config.workers, progress=progress,
+                              ray=RaySettings.from_config(config))
         data.shadows, data.shadows_population, data.inclusion = shadows.pool, shadows.population, inclusion
         shadows_info = {"count": config.shadow_models, "trained_now": shadows.trained,
                         "from_cache": config.shadow_models - shadows.trained, "train_size": int(len(pool) // 2),

@@ -13,6 +13,7 @@ from typing import Any
 from segaudit.core import checks
 from segaudit.core.errors import InputError
 
+EXECUTORS = ("local", "ray")  # where shadow models train: a local process pool, or tasks on a Ray cluster
 # Attacks in the order they are reported. "Needs shadows": they use shadow / reference models.
 ATTACKS = ("loss", "population", "lira-offline", "lira-online", "rmia", "rmia-online", "loss-map-cnn",
            "label-only")
@@ -22,6 +23,10 @@ LABEL_ONLY_ATTACKS = ("label-only",)
 # with fewer than 4 (2 in, 2 out per image) it has no degrees of freedom left, its variance falls to the floor
 # and its scores explode (1e13 at K = 2), so it is refused rather than reported.
 MIN_REFERENCES = {"lira-offline": 4, "lira-online": 4, "rmia": 2, "rmia-online": 2, "loss-map-cnn": 2}
+
+
+# PrivacyConfig fields that choose where shadows run, never what they compute (left out of privacy.json)
+EXECUTOR_FIELDS = ("executor", "ray_address", "ray_task_memory_mb", "ray_max_retries")
 
 
 def minimum_references(attack: str) -> int:
@@ -59,6 +64,10 @@ class PrivacyConfig:
     cache_dir: where trained shadows and their signals are kept, keyed by a hash of everything they depend on.
     device: where shadows train and models are queried ("cpu", "cuda", "cuda:N"; a .pte target always runs on
     the CPU). Not part of the results or of the cache key.
+    executor: where the shadows train, "local" (a process pool of `workers`) or "ray" (one task per shadow on
+    the Ray cluster at ray_address, default $RAY_ADDRESS, else a Ray started on this machine; executors.py).
+    ray_task_memory_mb / ray_max_retries: the memory each shadow task reserves, and how often Ray re-runs a task
+    whose process or node died. None of the executor settings changes the results or the cache keys.
     """
 
     members_split: str = "train"
@@ -86,6 +95,10 @@ class PrivacyConfig:
     workers: int | None = None
     cache_dir: Path | None = None
     device: str = "cpu"
+    executor: str = "local"
+    ray_address: str | None = None
+    ray_task_memory_mb: int = 2048
+    ray_max_retries: int = 3
 
     def __post_init__(self) -> None:
         if self.members_split == self.nonmembers_split:
@@ -115,6 +128,13 @@ class PrivacyConfig:
         from segaudit.models.device import check_device
 
         check_device(self.device)
+        checks.choice(self.executor, EXECUTORS, "executor")
+        checks.integer(self.ray_task_memory_mb, "ray_task_memory_mb", minimum=1)
+        checks.integer(self.ray_max_retries, "ray_max_retries", minimum=0)
+        if self.executor == "ray":
+            from segaudit.audit.privacy.executors import require_ray
+
+            require_ray()
         checks.probability(self.confidence, "confidence")
         checks.number(self.alpha, "alpha", 0.0, 0.5, open_low=True)
         checks.boolean(self.balance, "balance")
@@ -140,10 +160,10 @@ class PrivacyConfig:
         return Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as they appear in privacy.json (the cache folder, workers and device, which do not
-        change what is measured, are left out)."""
+        """The settings as they appear in privacy.json (the cache folder, workers, device and executor, which do
+        not change what is measured, are left out)."""
         data = asdict(self)
-        for key in ("cache_dir", "workers", "device"):
+        for key in ("cache_dir", "workers", "device", *EXECUTOR_FIELDS):
             data.pop(key)
         data["attacks"] = list(self.selected_attacks())
         return data

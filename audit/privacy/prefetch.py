@@ -14,6 +14,7 @@ from pathlib import Path
 
 from segaudit.audit.privacy.audit import plan_audit, plan_shadows_for
 from segaudit.audit.privacy.config import PrivacyConfig
+from segaudit.audit.privacy.executors import RaySettings
 from segaudit.audit.privacy.shadows import run_shadows
 from segaudit.audit.privacy.target import read_recipe, read_trained
 from segaudit.models.data.package import load_package
@@ -32,6 +33,7 @@ def train_shadows(recipe: str | Path, data_dir: str | Path, config: PrivacyConfi
     if not plan.wants_shadows(config):
         return 0
     jobs, inclusion, _ = plan_shadows_for(package, plan, config, read_recipe(recipe), read_trained(recipe))
-    trained = run_shadows(jobs, inclusion, config.workers, progress=progress).trained
+    trained = run_shadows(jobs, inclusion, config.workers, progress=progress,
+                          ray=RaySettings.from_config(config)).trained
     log.info("%d of %d shadow models trained ahead of the audit (cache %s)", trained, len(jobs), config.cache)
     return trained

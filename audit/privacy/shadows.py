@@ -13,7 +13,8 @@ audit with the same data, recipe and seed trains nothing. Entries are written in
 renamed into place, so an interrupted run never leaves a half-trained shadow in the cache.
 
 Parallel: missing shadows train in `workers` processes (spawned, one torch thread each: on a small CPU several
-one-thread processes beat one many-thread process, and never oversubscribe).
+one-thread processes beat one many-thread process, and never oversubscribe), or, with a `RaySettings`, as one
+Ray task each on a cluster (executors.py); both run `run_job` on the same jobs, so their results are identical.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import csv
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from segaudit.audit.privacy.executors import RaySettings
 from segaudit.audit.privacy.signals import Signals, compute_signals
 from segaudit.models.checkpoint import sha256_file
 from segaudit.models.train import TrainConfig
@@ -68,6 +68,9 @@ class ShadowJob:
     key: str
     query_key: str
     cache: str
+    # [id, sha256(image), sha256(mask)] of train_rows then val_rows: what `key` was computed from, so that a task
+    # on another node can check it reads the same bytes (executors.verify_files)
+    digests: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -123,14 +126,16 @@ def make_jobs(package_root: Path, pool_rows: list[dict[str, str]], population_ro
         train = [r for r, inside in zip(rows, included, strict=True) if inside]
         val = population or [r for r, inside in zip(rows, included, strict=True) if not inside]
         shadow_config = replace(recipe, seed=int(seed) * 1000 + k)
-        key = digest({"v": CACHE_VERSION, "recipe": _recipe_key(shadow_config),
-                      "train": [d for d, inside in zip(pool_digests, included, strict=True) if inside],
-                      "val": population_digests or [d for d, inside in zip(pool_digests, included, strict=True)
-                                                    if not inside]})
+        train_digests = [d for d, inside in zip(pool_digests, included, strict=True) if inside]
+        val_digests = population_digests or [d for d, inside in zip(pool_digests, included, strict=True)
+                                             if not inside]
+        key = digest({"v": CACHE_VERSION, "recipe": _recipe_key(shadow_config), "train": train_digests,
+                      "val": val_digests})
         jobs.append(ShadowJob(index=k, package_root=str(package_root), train_rows=tuple(train),
                               val_rows=tuple(val), query_rows=tuple(rows + population),
                               n_population=len(population), recipe=asdict(shadow_config), query=query, key=key,
-                              query_key=query_key, cache=str(cache)))
+                              query_key=query_key, cache=str(cache),
+                              digests=tuple(tuple(d) for d in train_digests + val_digests)))
     return jobs
 
 
@@ -143,26 +148,21 @@ def _recipe_key(recipe: TrainConfig) -> dict[str, Any]:
 
 
 def run_shadows(jobs: list[ShadowJob], inclusion: np.ndarray, workers: int | None,
-                progress: bool = False) -> Shadows:
-    """Train and query every shadow not in the cache (in parallel when workers > 1), then load all signals."""
+                progress: bool = False, ray: RaySettings | None = None) -> Shadows:
+    """Train and query every shadow not in the cache (in `workers` local processes, or as Ray tasks when `ray` is
+    given), then load all signals."""
+    from segaudit.audit.privacy.executors import run_local, run_ray
+
     missing = [job for job in jobs if not job.signals_path.is_file()]
     trained_before = {job.index for job in missing if _is_trained(job.folder)}
-    workers = max(1, min(len(missing), workers or os.cpu_count() or 1))
     bar = tqdm(total=len(missing), desc="shadow models", unit="model", disable=not progress or not missing)
-    if workers > 1 and len(missing) > 1:
-        import multiprocessing
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_one_thread) as pool:
-            futures = [pool.submit(run_job, job) for job in missing]
-            for future in as_completed(futures):
-                future.result()
-                bar.update()
-    else:
-        for job in missing:
-            run_job(job)
-            bar.update()
-    bar.close()
+    try:
+        if ray is not None and missing:
+            run_ray(missing, ray, bar)
+        else:
+            run_local(missing, workers, bar)
+    finally:
+        bar.close()
     signals = [Signals.load(job.signals_path) for job in jobs]
     n_pool = inclusion.shape[1]
     return Shadows(inclusion=inclusion, pool=[s.take(slice(0, n_pool)) for s in signals],
@@ -246,9 +246,3 @@ def _train(job: ShadowJob) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)

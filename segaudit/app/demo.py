@@ -58,6 +58,10 @@ class DemoConfig:
     fairness_margin: float = 0.02
     intersections: tuple[tuple[str, str], ...] = (("skin_tone", "body_shape"),)
     workers: int | None = None
+    # where the audit's shadow models train (PrivacyConfig.executor / ray_address); not in any stage hash: the
+    # results are the same either way
+    executor: str = "local"
+    ray_address: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,7 +160,9 @@ def run_demo(out: str | Path = "reports/demo", config: DemoConfig = QUICK, progr
     # core while this process quantizes and lowers (mostly one-threaded Python). When quantization is reused,
     # the audit trains them itself, in parallel.
     shadows = None
-    if not is_current(out / "int8", quantize_key) and not is_current(out / "audit", audit_key):
+    # (With --executor ray the audit sends them to the cluster instead: nothing trains here in the background.)
+    if config.executor == "local" and not is_current(out / "int8", quantize_key) \
+            and not is_current(out / "audit", audit_key):
         shadows = ShadowsAhead.start(out, _privacy_config(out, config))
     try:
         stages.append(run_stage("quantize", out / "int8", quantize_key,
@@ -226,7 +232,8 @@ def _privacy_config(out: Path, config: DemoConfig):
 
     return PrivacyConfig(shadow_models=config.shadow_models, shadow_epochs=config.shadow_epochs,
                          attacks=config.attacks, seed=config.seed, workers=config.workers,
-                         cache_dir=out / ".shadow-cache")
+                         cache_dir=out / ".shadow-cache", executor=config.executor,
+                         ray_address=config.ray_address)
 
 
 def _audit(out: Path, folder: Path, config: DemoConfig, progress: bool) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from segaudit.app.audit_config import AuditConfig
+from segaudit.app.cli.privacy_command import EXIT_SHADOWS_FAILED, add_executor_options, shadows_failed_exit
 from segaudit.app.cli.settings import default, given
 from segaudit.audit.fairness.config import FairnessConfig
 from segaudit.audit.privacy.config import PrivacyConfig
@@ -82,6 +83,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       "(default: one per core)")
     priv.add_argument("--device", default=None, help="where the shadow models train and are queried: cpu, cuda "
                       f"or cuda:N ({_p('device')})")
+    add_executor_options(priv)
     card = parser.add_argument_group("cards")
     card.add_argument("--templates", type=Path, default=None, metavar="DIR", help="your own card templates")
     card.add_argument("--card-min-group", type=int, metavar="N",
@@ -100,14 +102,17 @@ def run_audit_command(args: argparse.Namespace) -> int:
     if not args.no_privacy:
         privacy = PrivacyConfig(
             **given(args, ("members_split", "nonmembers_split", "shadow_models", "shadow_epochs", "workers",
-                           "device")),
+                           "device", "executor", "ray_address")),
             **seed, attacks=tuple(a for a in args.attacks.split(",")) if args.attacks else None,
             label_only=args.label_only, cache_dir=args.cache)
     config = AuditConfig(**given(args, ("split", "card_min_group")), **seed, fairness=fairness, privacy=privacy,
                          facts=args.card_facts, dataset_facts=args.dataset_facts, templates=args.templates,
                          recipe=args.recipe, report=not args.no_report)
     command = shlex.join(["segaudit", *getattr(args, "argv", sys.argv[1:])])
-    audit = run_audit(args.model, args.data, args.out, config, command=command, progress=True)
+    with shadows_failed_exit() as failed:
+        audit = run_audit(args.model, args.data, args.out, config, command=command, progress=True)
+    if failed:
+        return EXIT_SHADOWS_FAILED
     _summary(audit, args.out)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segaudit.app.cli.privacy_command import EXIT_SHADOWS_FAILED, add_executor_options, shadows_failed_exit
 from segaudit.app.cli.table import format_table
 
 
@@ -25,18 +26,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed of every stage (0)")
     parser.add_argument("--workers", type=int, default=None, help="processes for synthesis and shadow training "
                         "(default: the machine's cores)")
+    add_executor_options(parser)
     parser.set_defaults(handler=run_demo_command)
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     from segaudit.app.demo import FULL, QUICK, run_demo, with_overrides
 
-    config = with_overrides(QUICK if args.quick else FULL, seed=args.seed, workers=args.workers)
+    config = with_overrides(QUICK if args.quick else FULL, seed=args.seed, workers=args.workers,
+                            executor=args.executor, ray_address=args.ray_address)
 
     def on_stage(name: str, index: int, total: int) -> None:
         print(f"[{index}/{total}] {name}", flush=True)
 
-    result = run_demo(args.out, config, progress=True, on_stage=on_stage)
+    with shadows_failed_exit() as failed:
+        result = run_demo(args.out, config, progress=True, on_stage=on_stage)
+    if failed:
+        return EXIT_SHADOWS_FAILED
     rows = [[s.name, "reused" if s.reused else f"{s.seconds:.0f} s", str(s.folder)] for s in result.stages]
     print(format_table(["stage", "time", "folder"], rows))
     print(result.gate_text)

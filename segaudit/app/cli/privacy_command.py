@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from segaudit.app.cli.settings import default, given
 from segaudit.app.cli.table import format_table
-from segaudit.audit.privacy.config import PrivacyConfig
+from segaudit.audit.privacy.config import EXECUTORS, PrivacyConfig
 from segaudit.core.errors import InputError
 
 DESCRIPTION = """\
@@ -58,8 +61,15 @@ Cochran's Q test of whether groups differ, Holm-adjusted. For a valid DP lower b
 (one-run canary audit). --compare audits more models (e.g. the float checkpoint, the int8 .pte, a DP-SGD run)
 on the same data and attacks into comparison.csv.
 
+Where shadows train: --executor local (default) trains them in --workers processes on this machine; --executor
+ray runs each shadow as a task on the Ray cluster at --ray-address (default $RAY_ADDRESS; without either, a Ray
+started on this machine for the run). Same seeds, same cache keys, byte-identical results. Needs the extra
+segaudit[ray]; the package and --cache must be on a filesystem every node shares, at the same path (checked on
+every node before scheduling). A task whose process or node dies is re-run (3 times).
+
 Writes OUT/privacy.json, OUT/roc.png (log-log ROC), OUT/comparison.csv and OUT/scores.csv, atomically.
-Exit code 0 whatever the risk (the gate judges it), 2 on bad input."""
+Exit code 0 whatever the risk (the gate judges it), 2 on bad input, 4 when shadow models failed for good on
+the cluster (the others are cached: rerun to resume)."""
 
 EPILOG = """\
 examples:
@@ -67,13 +77,15 @@ examples:
   segaudit privacy --model runs/sinet --data data/people --attacks loss,lira-online --seed 1 --out reports/p1
   segaudit privacy --model runs/sinet/model.pte --data data/people --label-only --out reports/p-label
   segaudit privacy --model runs/sinet/model.pte --data data/people --compare float=runs/sinet \\
-      --compare dp-sgd=runs/sinet-dp --out reports/privacy"""
+      --compare dp-sgd=runs/sinet-dp --out reports/privacy
+  RAY_ADDRESS=head:6379 segaudit privacy --model runs/sinet/model.pte --data /shared/people \\
+      --cache /shared/shadows --shadow-models 64 --executor ray --out reports/privacy"""
 
 
 # options whose default is PrivacyConfig's (None here: given or not)
 OVERRIDES = ("members_split", "nonmembers_split", "population_split", "shadow_models", "shadow_epochs",
              "shadow_steps_per_epoch", "bootstrap", "confidence", "alpha", "balance", "leave_one_out", "min_group",
-             "seed", "workers", "device")
+             "seed", "workers", "device", "executor", "ray_address")
 
 
 def _d(name: str) -> object:
@@ -112,6 +124,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              f"{_d('device')}; a .pte target runs on the CPU, as on a phone)")
     attack.add_argument("--workers", type=int, default=None,
                         help="processes training shadows (default: min(K, cores)); results do not depend on it")
+    add_executor_options(attack)
     stats = p.add_argument_group("statistics")
     stats.add_argument("--bootstrap", type=int, help=f"bootstrap resamples of the AUC CI ({_d('bootstrap')})")
     stats.add_argument("--confidence", type=float, help=f"confidence of the raw AUC CI ({_d('confidence')})")
@@ -140,12 +153,43 @@ def run_privacy(args: argparse.Namespace) -> int:
     labels = [label for label, _ in args.compare]
     if len(set(labels)) != len(labels) or "target" in labels:
         raise InputError(f"--compare labels must be unique and not 'target', got {labels}", field="--compare")
-    result = run_privacy_audit(args.model, args.data, config, recipe=args.recipe, progress=True)
-    compared = {label: run_privacy_audit(model, args.data, config, progress=True) for label, model in args.compare}
+    with shadows_failed_exit() as failed:
+        result = run_privacy_audit(args.model, args.data, config, recipe=args.recipe, progress=True)
+        compared = {label: run_privacy_audit(model, args.data, config, progress=True)
+                    for label, model in args.compare}
+    if failed:
+        return EXIT_SHADOWS_FAILED
     write_outputs(result, args.out, compared, plots=not args.no_plots)
     _print_summary(result, compared)
     print(f"wrote {args.out}/privacy.json, comparison.csv, scores.csv" + ("" if args.no_plots else ", roc.png"))
     return 0
+
+
+EXIT_SHADOWS_FAILED = 4
+
+
+def add_executor_options(group: argparse._ArgumentGroup) -> None:
+    """--executor and --ray-address (shared by privacy, audit and demo)."""
+    group.add_argument("--executor", choices=EXECUTORS, default=None,
+                       help=f"where shadow models train: local processes or tasks on a Ray cluster "
+                            f"({_d('executor')}; ray needs the extra segaudit[ray])")
+    group.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                       help="the Ray cluster of --executor ray (default $RAY_ADDRESS; without it, a Ray started on "
+                            "this machine)")
+
+
+@contextlib.contextmanager
+def shadows_failed_exit() -> Iterator[list[BaseException]]:
+    """Turn `ShadowsFailed` into the one-line report "k of K failed" on stderr; the list it yields holds the
+    error when one happened (the caller then exits with EXIT_SHADOWS_FAILED)."""
+    from segaudit.audit.privacy.executors import ShadowsFailed
+
+    failed: list[BaseException] = []
+    try:
+        yield failed
+    except ShadowsFailed as error:
+        print(f"segaudit: error: {error}", file=sys.stderr)
+        failed.append(error)
 
 
 def privacy_config(args: argparse.Namespace) -> PrivacyConfig:

@@ -1,0 +1,299 @@
+"""Where the shadow models train: a local process pool (the default) or one task per shadow on a Ray cluster.
+
+Both executors run the same `shadows.run_job` on the same `ShadowJob`s (same seeds, same cache keys), each with
+one torch thread, so their signals files are byte-identical; only the place and the failure handling differ.
+
+local: `workers` spawned processes on this machine (`run_local`); the first failure ends the run.
+
+ray (`run_ray`, needs the optional extra `segaudit[ray]`; Ray is imported only here, only when asked for):
+- connects to the cluster at `address` (default $RAY_ADDRESS; Ray's token authentication, when the cluster has
+  it, is found as Ray finds it: $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token); with neither, Ray
+  starts a private cluster on this machine for the run and stops it after;
+- a probe task on every node that has CPUs checks, before anything is scheduled, that the node sees the dataset
+  package (same manifest bytes) and can write the shadow cache at the same absolute paths: package and cache
+  must lie on a filesystem shared by every node;
+- the plan (the list of jobs) goes into the object store once; each task gets a reference and its position;
+- each shadow is one task declaring num_cpus=1, num_gpus=1 when the device is CUDA, and `memory_mb`; a task
+  whose process or node dies is re-run up to `max_retries` times (a re-run starts with `recover_leftovers`, so
+  the killed attempt's staging is removed); an exception inside a task is not retried;
+- before training, a task checks that the files it reads hash to what the plan's cache key says (a node with a
+  stale copy would otherwise cache a shadow under the wrong key);
+- an `InputError` in a task cancels the rest and is raised here, naming the file and the shadow; any other
+  failure (retries exhausted, a crash) is collected, the other shadows finish, and `ShadowsFailed` says
+  "k of K failed" with their keys. Finished shadows are in the cache, so a rerun trains only the failed ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from segaudit.core.errors import InputError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from segaudit.audit.privacy.config import PrivacyConfig
+    from segaudit.audit.privacy.shadows import ShadowJob
+
+log = logging.getLogger(__name__)
+RAY_INSTALL = "pip install -c constraints.txt -e '.[ray]' (the extra segaudit[ray]: ray 2.60.0)"
+
+
+def require_ray() -> None:
+    """InputError (exit 2) with the install line when Ray is not installed; imports nothing."""
+    if importlib.util.find_spec("ray") is None:
+        raise InputError(f"--executor ray needs Ray, which is not installed: {RAY_INSTALL}", field="executor")
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """How shadow tasks run on Ray (from PrivacyConfig: executor, ray_address, device, ray_task_memory_mb,
+    ray_max_retries, workers)."""
+
+    address: str | None = None
+    device: str = "cpu"
+    memory_mb: int = 2048
+    max_retries: int = 3
+    local_cpus: int | None = None  # CPUs of a Ray started here when no cluster address is known
+
+    @classmethod
+    def from_config(cls, config: PrivacyConfig) -> RaySettings | None:
+        """The Ray settings of `config`, or None for the local executor."""
+        if config.executor != "ray":
+            return None
+        return cls(address=config.ray_address, device=config.device, memory_mb=config.ray_task_memory_mb,
+                   max_retries=config.ray_max_retries, local_cpus=config.workers)
+
+    @property
+    def num_gpus(self) -> int:
+        return 1 if self.device.startswith("cuda") else 0
+
+
+@dataclass(frozen=True)
+class ShadowFailure:
+    """A shadow that failed for good: its position in the plan, its cache key and what happened."""
+
+    index: int
+    key: str
+    error: str
+
+
+class ShadowsFailed(RuntimeError):
+    """Some shadows failed for good (the others are cached): "k of K failed", with their keys."""
+
+    def __init__(self, failures: list[ShadowFailure], total: int, cache: str | Path) -> None:
+        self.failures = failures
+        self.total = total
+        self.cache = Path(cache)
+        listed = "; ".join(f"shadow {f.index} (key {f.key}): {f.error}" for f in failures)
+        super().__init__(f"{len(failures)} of {total} shadow models failed: {listed}. The {total - len(failures)} "
+                         f"others are in the cache {self.cache}; run the same command again to resume (only the "
+                         "failed ones train)")
+
+
+def run_local(missing: list[ShadowJob], workers: int | None, bar: tqdm) -> None:
+    """Train and query `missing` in `workers` spawned processes (one torch thread each), or here when one."""
+    from segaudit.audit.privacy.shadows import run_job
+
+    workers = max(1, min(len(missing), workers or os.cpu_count() or 1))
+    if workers > 1 and len(missing) > 1:
+        import multiprocessing
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=one_thread) as pool:
+            futures = [pool.submit(run_job, job) for job in missing]
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+    else:
+        for job in missing:
+            run_job(job)
+            bar.update()
+
+
+def one_thread() -> None:
+    """One torch thread per shadow process: on a small CPU several one-thread processes beat one many-thread
+    process, and the results do not depend on how many run side by side."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_ray(missing: list[ShadowJob], settings: RaySettings, bar: tqdm) -> None:
+    """Train and query `missing` as Ray tasks (see the module docstring); raises InputError or ShadowsFailed."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError, TaskCancelledError
+
+    missing = [_absolute(job) for job in missing]
+    owned = _connect(ray, settings)
+    try:
+        _check_resources(ray, settings)
+        _probe_nodes(ray, missing[0])
+        plan = ray.put(missing)  # once, into the object store: tasks get a reference and their position
+        task = ray.remote(shadow_task).options(
+            num_cpus=1, num_gpus=settings.num_gpus, memory=settings.memory_mb * 2**20,
+            max_retries=settings.max_retries, retry_exceptions=False, name="segaudit-shadow")
+        pending = {task.remote(plan, position): position for position in range(len(missing))}
+        failures: list[ShadowFailure] = []
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            job = missing[pending.pop(done[0])]
+            try:
+                ray.get(done[0])
+            except RayTaskError as error:
+                cause = getattr(error, "cause", None)
+                if isinstance(cause, InputError):
+                    for ref in pending:  # not forced: a running task unwinds and removes its staging
+                        ray.cancel(ref)
+                    raise cause from None
+                failures.append(ShadowFailure(job.index, job.key, _describe(cause or error)))
+            except (TaskCancelledError, RayError) as error:  # retries exhausted: the process or node died
+                failures.append(ShadowFailure(job.index, job.key, _describe(error)))
+            bar.update()
+        if failures:
+            raise ShadowsFailed(sorted(failures, key=lambda f: f.index), len(missing), missing[0].cache)
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def shadow_task(plan: list[ShadowJob], position: int) -> str:
+    """One shadow on a Ray worker: check the files against the cache key, train unless cached, compute its
+    signals; returns the signals file. An InputError names the shadow and the node beside the file."""
+    from segaudit.audit.privacy.shadows import _is_trained, run_job
+
+    one_thread()
+    job = plan[position]
+    try:
+        if not job.signals_path.is_file():  # an earlier attempt or another run finished it
+            if not _is_trained(job.folder):
+                verify_files(job)
+            run_job(job)
+    except InputError as error:
+        raise InputError(f"{error.message} (shadow {job.index}, key {job.key}, node {_node()})", path=error.path,
+                         row=error.row, field=error.field) from None
+    return str(job.signals_path)
+
+
+def verify_files(job: ShadowJob) -> None:
+    """InputError naming the first training or validation file whose bytes differ from the planned ones."""
+    from segaudit.models.checkpoint import sha256_file
+
+    root = Path(job.package_root)
+    for row, planned in zip((*job.train_rows, *job.val_rows), job.digests, strict=False):
+        for column, expected in (("image", planned[1]), ("mask", planned[2])):
+            path = root / row[column]
+            try:
+                found = sha256_file(path)
+            except OSError as exc:
+                raise InputError(f"cannot read {column} of {row['id']!r} here ({exc.strerror or exc}); the package "
+                                 "must be on a filesystem every node shares, at the same path", path=path) from None
+            if found != expected:
+                raise InputError(f"the {column} of {row['id']!r} differs from the one the audit planned with "
+                                 f"(sha256 {found[:12]}, planned {expected[:12]}): the package changed during the "
+                                 "run, or this node reads another copy", path=path, field=column)
+
+
+def probe_node(package_root: str, manifest_sha256: str, cache: str) -> str:
+    """On one node: it sees the package (the same manifest bytes) and can write the cache; returns its address."""
+    from segaudit.models.checkpoint import sha256_file
+    from segaudit.models.data.writer import MANIFEST_FILE
+
+    node = _node()
+    manifest = Path(package_root) / MANIFEST_FILE
+    shared = "package and cache must be on a filesystem every node shares, at the same absolute path"
+    try:
+        found = sha256_file(manifest)
+    except OSError as exc:
+        raise InputError(f"node {node} cannot read the dataset package ({exc.strerror or exc}); {shared}",
+                         path=manifest) from None
+    if found != manifest_sha256:
+        raise InputError(f"node {node} reads another version of the dataset package (manifest sha256 "
+                         f"{found[:12]}, here {manifest_sha256[:12]}); {shared}", path=manifest)
+    folder = Path(cache)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{node}-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"node {node} cannot write the shadow cache ({exc.strerror or exc}); {shared}",
+                         path=folder, field="cache") from None
+    return node
+
+
+def _connect(ray: Any, settings: RaySettings) -> bool:
+    """Connect to the cluster (or start a private one); returns whether this call made the connection."""
+    if ray.is_initialized():  # a caller (a `ray job submit` entry point, a test) already connected
+        return False
+    address = settings.address or os.environ.get("RAY_ADDRESS") or None
+    quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    try:
+        if address is None:
+            ray.init(num_cpus=settings.local_cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except ConnectionError as exc:
+        raise InputError(f"cannot connect to the Ray cluster at {address}: {exc}", field="ray_address") from None
+    return True
+
+
+def _check_resources(ray: Any, settings: RaySettings) -> None:
+    """InputError when no node could ever run a shadow task (it would wait forever)."""
+    resources = ray.cluster_resources()
+    if settings.num_gpus and resources.get("GPU", 0) < 1:
+        raise InputError(f"--device {settings.device} asks for a GPU per shadow, but the Ray cluster has none "
+                         f"({resources.get('CPU', 0):g} CPUs)", field="device")
+    if resources.get("CPU", 0) < 1:
+        raise InputError("the Ray cluster has no CPU to run shadow tasks on", field="ray_address")
+
+
+def _probe_nodes(ray: Any, job: ShadowJob) -> None:
+    """`probe_node` on every alive node that can run shadows, before any is scheduled."""
+    from ray.exceptions import RayTaskError
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from segaudit.models.checkpoint import sha256_file
+    from segaudit.models.data.writer import MANIFEST_FILE
+
+    manifest = sha256_file(Path(job.package_root) / MANIFEST_FILE)
+    probe = ray.remote(probe_node)
+    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
+    refs = [probe.options(num_cpus=0, max_retries=0, name="segaudit-probe",
+                          scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+            .remote(job.package_root, manifest, job.cache) for node in nodes]
+    try:
+        log.info("Ray nodes checked: %s", ", ".join(ray.get(refs)))
+    except RayTaskError as error:
+        if isinstance(getattr(error, "cause", None), InputError):
+            raise error.cause from None
+        raise
+
+
+def _absolute(job: ShadowJob) -> ShadowJob:
+    """The job with absolute package and cache paths: Ray workers start in other folders, on other nodes."""
+    from dataclasses import replace
+
+    return replace(job, package_root=str(Path(job.package_root).absolute()), cache=str(Path(job.cache).absolute()))
+
+
+def _node() -> str:
+    try:
+        import ray
+
+        return str(ray.util.get_node_ip_address())
+    except Exception:  # only a label for messages
+        import socket
+
+        return socket.gethostname()
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[-1] if text else ''}".strip()
