@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from segaudit.cards.results import fairness_rows
 from segaudit.core.errors import InputError
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,:/+=@%()-]*")
@@ -61,8 +62,11 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return data, text[end + 5:]
 
 
-def model_metadata(audit: dict[str, Any], facts: dict[str, Any], date: str) -> dict[str, Any]:
-    """Model card metadata: the overall metric as a model-index eval result, and the audit's verdicts."""
+def model_metadata(audit: dict[str, Any], facts: dict[str, Any], date: str, draft: bool = False,
+                   min_group_size: int = 30) -> dict[str, Any]:
+    """Model card metadata: the overall metric as a model-index eval result, and under `segaudit:` whether the
+    card is a draft, the fairness verdict per attribute (worst group only when published, the largest gap with its
+    simultaneous bounds) and the membership-inference rating with its evidence."""
     performance, dataset = audit["performance"], audit["dataset"]
     privacy = audit.get("privacy") or {}
     metadata: dict[str, Any] = {}
@@ -91,9 +95,36 @@ def model_metadata(audit: dict[str, Any], facts: dict[str, Any], date: str) -> d
             "miou_ci": [round(float(x), 4) for x in performance.get("miou_ci") or []],
             "fairness_verdict": audit["fairness"].get("verdict"),
             "privacy_risk": privacy.get("risk_level", "not assessed"),
+            "draft": bool(draft),
+            "fairness": {row["name"]: _fairness_summary(row) for row in
+                         fairness_rows(audit["fairness"], min_group_size)},
+            "privacy": _privacy_summary(privacy),
         },
     })
     return metadata
+
+
+def _fairness_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """One attribute or intersection: verdict, worst group (None when suppressed), gap and bounds in points."""
+    gap = row.get("gap")
+    return {"verdict": row["verdict"], "worst_group": row.get("worst"),
+            "max_gap_points": None if gap is None else round(100 * float(gap), 2),
+            "max_gap_bounds_points": None if not row.get("gap_ci") or None in row["gap_ci"]
+            else [round(100 * float(x), 2) for x in row["gap_ci"]]}
+
+
+def _privacy_summary(privacy: dict[str, Any]) -> dict[str, Any]:
+    """The membership-inference rating: level, the game's sizes, and the attack whose bounds decided it."""
+    if not privacy:
+        return {"risk_level": "not assessed"}
+    rating = privacy.get("rating") or {}
+    decisive = max(rating.get("attacks") or [], key=lambda a: a.get("auc_lower") or 0.0, default=None)
+    game = decisive or privacy  # the balanced game's sizes where the rating records them
+    return {"risk_level": privacy.get("risk_level"), "members": game.get("members"),
+            "nonmembers": game.get("nonmembers"), "shadow_models": privacy.get("shadow_models"),
+            "strongest_attack": None if decisive is None else decisive.get("name"),
+            "auc_bounds": None if decisive is None or decisive.get("auc_lower") is None
+            else [round(float(decisive["auc_lower"]), 3), round(float(decisive.get("auc_upper") or 1.0), 3)]}
 
 
 def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,9 @@ def render_model_card(audit: dict[str, Any], facts: dict[str, Any], *, draft: bo
         raise InputError(f"audit.json lacks a field the card needs or has it in the wrong shape: {exc}",
                          path="audit.json") from None
     context["draft_gaps"] = [str(g) for g in gaps] if draft else []
+    if context["draft_gaps"]:  # the metadata says so too, for the Hub and for tools that read only the front matter
+        context["metadata"] = front_matter(model_metadata(audit, facts, context["date"], draft=True,
+                                                          min_group_size=min_group_size))
     return render(make_environment(templates), TEMPLATE, context)
 
 
@@ -61,7 +64,7 @@ def model_card_context(audit: dict[str, Any], facts: dict[str, Any], min_group_s
     context = {
         "facts": facts,
         "audit": audit,
-        "metadata": front_matter(model_metadata(audit, facts, date)),
+        "metadata": front_matter(model_metadata(audit, facts, date, min_group_size=min_group_size)),
         "date": date,
         "template_version": TEMPLATE_VERSION,
         "min_group_size": min_group_size,
