@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +28,15 @@ from segaudit.cards.statements import fairness_statement, membership_statement
 from segaudit.core.audit_file import audit_date, load_audit
 from segaudit.core.errors import InputError
 from segaudit.core.safe_text import plain_label
+from segaudit.core.safe_text import plot_slug as shared_plot_slug
 
 TEMPLATE = "report.html.j2"
-_UNSAFE = re.compile(r"[^a-z0-9]+")
 
 
 def plot_slug(name: str) -> str:
-    """A grouping's name as the fairness audit names its plot files ('skin_tone × body_shape' ->
-    'skin_tone__body_shape'; the same rule as audit/fairness/plots.py, which it must match to find them). Only
-    [a-z0-9_] remain, so a name cannot lead outside the plots folder; two names that differ only in other
-    characters share one file name (plots.py's rule, not this one's to change)."""
-    return "__".join(_UNSAFE.sub("_", part.lower()).strip("_") for part in name.split(" × "))
+    """A grouping's name as the fairness audit names its plot files (`segaudit.core.safe_text.plot_slug`, the one
+    rule both use)."""
+    return shared_plot_slug(name)
 
 
 def data_uri(png: bytes) -> str:

@@ -13,7 +13,6 @@ largest shortfall bounds, or the largest groups) and says how many are left out.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib
@@ -26,18 +25,21 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from segaudit.audit.fairness.config import FairnessConfig  # noqa: E402
 from segaudit.audit.fairness.result import OK, FairnessResult, GroupingResult  # noqa: E402
 from segaudit.audit.fairness.subgroups import Grouping  # noqa: E402
+from segaudit.core.safe_text import plot_slug  # noqa: E402
 
 COLORS = {"pass": "#2e7d32", "fail": "#c62828", "inconclusive": "#ef6c00"}
 SHORTFALL_COLORS = {"beyond the margin after correction (fail)": "#c62828",
                     "beyond the margin before correction only": "#ef6c00"}
+POINTS = FuncFormatter(lambda value, _: f"{100 * value:g}")
+"""Axis ticks in points (fractions x 100), the unit of every number in the report's text."""
 MAX_SHOWN = 40
 MAX_HEATMAP_CELLS = 2500
-_UNSAFE = re.compile(r"[^a-z0-9]+")
 
 
 def slug(name: str) -> str:
-    """A grouping's name as part of a file name ('skin_tone × body_shape' -> 'skin_tone__body_shape')."""
-    return "__".join(_UNSAFE.sub("_", part.lower()).strip("_") for part in name.split(" × "))
+    """A grouping's name as part of a file name (`segaudit.core.safe_text.plot_slug`: 'skin_tone × body_shape' ->
+    'skin_tone__body_shape', a hash appended where two names could meet)."""
+    return plot_slug(name)
 
 
 def write_plots(result: FairnessResult, folder: Path) -> list[Path]:
@@ -84,9 +86,10 @@ def forest_plot(r: GroupingResult, config: FairnessConfig, overall: float, path:
         # A percentile CI need not contain the mean (skewed or tied values): bars start at the estimate then.
         err = np.clip(np.array([[g.mean - g.ci_low, g.ci_high - g.mean] for g in groups]).T, 0.0, None)
         left.errorbar(means, y, xerr=err, fmt="o", color="#1f4e79", capsize=3)
+        left.xaxis.set_major_formatter(POINTS)
         left.set_yticks(y, [f"{g.group} (n={g.n}{'' if g.status == OK else ', too few to pass'})" for g in groups])
     left.axvline(overall, color="grey", linestyle=":", label="all images")
-    left.set_xlabel(f"mean per-image {metric} ({100 * (1 - config.alpha):g}% CI)" if groups else metric)
+    left.set_xlabel(f"mean per-image {metric}, points ({100 * (1 - config.alpha):g}% CI)" if groups else metric)
     left.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False, ncol=1)
     labelled: set[str | None] = set()
     right.axvspan(-margin, margin, color="#c8e6c9", alpha=0.6, label=f"margin ±{100 * margin:.2f} pts")
@@ -104,7 +107,7 @@ def forest_plot(r: GroupingResult, config: FairnessConfig, overall: float, path:
                        label=kind if kind and kind not in labelled else None)
         labelled.add(kind)
     right.xaxis.set_major_locator(MaxNLocator(nbins=6))
-    right.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{100 * value:g}"))
+    right.xaxis.set_major_formatter(POINTS)
     right.set_xlabel(f"vs the rest, points (one-sided {100 * (1 - config.alpha):g}% bounds)")
     right.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False, ncol=1)
     title = f"{r.name}: {r.verdict}"
@@ -133,7 +136,8 @@ def distribution_plot(r: GroupingResult, grouping: Grouping, values: np.ndarray,
         ax.boxplot(data[::-1], orientation="horizontal", whis=(5, 95), showfliers=False, widths=0.6, showmeans=True,
                    meanprops={"marker": "D", "markerfacecolor": "#1f4e79", "markeredgecolor": "#1f4e79"})
         ax.set_yticks(np.arange(1, len(present) + 1), [f"{g.group} (n={g.n})" for _, g in present][::-1])
-    ax.set_xlabel(f"per-image {metric} (box: quartiles, whiskers: 5th-95th percentile, diamond: mean)")
+    ax.xaxis.set_major_formatter(POINTS)
+    ax.set_xlabel(f"per-image {metric}, points (box: quartiles, whiskers: 5th-95th percentile, diamond: mean)")
     ax.set_title(f"{r.name}: distribution per group", fontsize=10)
     return _save(fig, path)
 
@@ -152,10 +156,10 @@ def heatmap(r: GroupingResult, grouping: Grouping, metric: str, path: Path) -> P
         i, j = divmod(k, len(cols))
         if g.status == OK:
             color = "white" if g.mean < middle else "black"
-            ax.text(j, i, f"{g.mean:.3f}\nn={g.n}", ha="center", va="center", fontsize=7, color=color)
+            ax.text(j, i, f"{100 * g.mean:.1f}\nn={g.n}", ha="center", va="center", fontsize=7, color=color)
         else:
             ax.text(j, i, f"n={g.n}", ha="center", va="center", fontsize=7, color="#555555")
-    fig.colorbar(image, ax=ax, label=f"mean per-image {metric}")
+    fig.colorbar(image, ax=ax, label=f"mean per-image {metric}, points", format=POINTS)
     ax.set_xticks(np.arange(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(np.arange(len(rows)), rows)
     a, b = r.attributes

@@ -218,3 +218,22 @@ def plain_label(value: Any, max_chars: int = 60) -> str:
     (longer ones end with '…'). Draw it with mathtext off (`text.parse_math: False`) so `$` is a dollar sign."""
     text = " ".join(_clean(value).split())
     return text if len(text) <= max_chars else text[:max_chars - 1] + "…"
+
+
+_PLOT_PART = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+_PLOT_UNSAFE = re.compile(r"[^a-z0-9]+")
+
+
+def plot_slug(name: Any) -> str:
+    """A fairness grouping's name as part of its plot files' names, the one rule the audit (which writes them) and
+    the report (which finds them) share: 'skin_tone' -> 'skin_tone', 'skin_tone × body_shape' ->
+    'skin_tone__body_shape'. Only [a-z0-9_-] remain, so no name leads outside the plots folder; where the plain
+    rule could map two names to one file ('a b' and 'a_b', capitals, other characters), a short hash of the
+    name is appended."""
+    text = str(name)
+    parts = text.split(" × ")
+    plain = "__".join(_PLOT_UNSAFE.sub("_", part.lower()).strip("_") for part in parts)
+    if all(_PLOT_PART.fullmatch(part) for part in parts) and len(plain) <= SLUG_MAX:
+        return plain
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{plain[:SLUG_MAX]}-{digest}"
