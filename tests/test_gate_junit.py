@@ -80,3 +80,17 @@ def test_bad_input_has_its_own_type_and_a_timestamp(tmp_path: Path) -> None:
     assert gate(audit, write_policy(tmp_path, "[fairness]\nmargn = 0.02\n")) == 2
     suite = junit(audit.parent / "gate-junit.xml")
     assert suite.find(".//failure").get("type") == BAD_INPUT_TYPE and suite.get("timestamp")
+
+
+def test_the_console_gives_one_short_line_per_rule_and_the_files_keep_every_word() -> None:
+    from segaudit.audit.gate.outputs import CONSOLE_WIDTH, markdown_summary, text_summary
+    from segaudit.audit.gate.rules import RuleResult
+
+    cells = "; ".join(f"cell 'g{i} × h{i}' (n={i}) is {i / 10:.2f} points below the rest" for i in range(200))
+    results = [RuleResult("fairness", "a × b", False, f"inconclusive [re-analysed with margin 0.02]: {cells}", {}),
+               RuleResult("performance", "min_miou", True, "test mIoU 91.62% >= 80.00%", {})]
+    lines = text_summary(results, "m 1.0").splitlines()
+    assert len(lines) == len(results) + 2
+    assert all(len(line) <= CONSOLE_WIDTH for line in lines[1:-1])
+    assert lines[1].startswith("  FAIL  fairness/a × b: inconclusive: cell 'g0 × h0'") and "re-analysed" not in lines[1]
+    assert "g199 × h199" in markdown_summary(results, "m 1.0")

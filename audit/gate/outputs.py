@@ -10,6 +10,7 @@ could not conclude (`GateRuleInconclusive`) and from input the gate could not ju
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
@@ -20,15 +21,29 @@ FAMILY_TITLES = {"input": "Input", "fairness": "Fairness", "privacy": "Privacy",
                  "card": "Model card"}
 
 
+CONSOLE_WIDTH = 150
+"""A terminal line per rule is cut to this many characters; the whole message is in the JUnit and Markdown."""
+_NOTES = re.compile(r"\s*\[[^\]]*\]")
+
+
 def text_summary(results: Sequence[RuleResult], model: str) -> str:
-    """Lines for the terminal: one per rule, failures first, then the overall result."""
+    """Lines for the terminal: one short line per rule (failures first), then the overall result. A rule's message
+    can list every group of a sparse intersection; here it is its first clause, without bracketed notes."""
     lines = [f"segaudit gate: {model}"]
     for result in sorted(results, key=lambda r: r.passed):
         mark = "PASS" if result.passed else "FAIL"
-        lines.append(f"  {mark}  {result.family}/{result.name}: {result.message}")
+        head = f"  {mark}  {result.family}/{result.name}: "
+        lines.append(head + _one_line(result.message, CONSOLE_WIDTH - len(head)))
     failed = sum(not r.passed for r in results)
-    lines.append(f"gate {'FAILED' if failed else 'passed'}: {len(results) - failed} of {len(results)} rules passed")
+    lines.append(f"gate {'FAILED' if failed else 'passed'}: {len(results) - failed} of {len(results)} rules passed "
+                 "(each rule's full message is in the JUnit and Markdown files)")
     return "\n".join(lines)
+
+
+def _one_line(text: str, width: int) -> str:
+    """The text up to its first ';', without [notes], on one line of at most `width` characters."""
+    short = " ".join(_NOTES.sub("", text).split(";")[0].split())
+    return short if len(short) <= width else short[:max(1, width - 1)].rstrip() + "…"
 
 
 def failure_type(result: RuleResult) -> str:
