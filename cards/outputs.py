@@ -60,10 +60,11 @@ def write_dataset_card(summary: dict[str, Any], facts_path: str | Path | None, c
 
 
 def write_report(audit_dir: str | Path, out: str | Path, *, templates: str | Path | None = None,
-                 audit: dict[str, Any] | None = None) -> Path:
+                 audit: dict[str, Any] | None = None, publish: bool = False, min_group_size: int = 30) -> Path:
     """report.html for the audit in `audit_dir` (its plots and tables; `audit`: the audit itself when the caller
-    holds it, instead of reading audit_dir/audit.json)."""
-    return write_atomic(out, render_report(audit_dir, templates=templates, audit=audit))
+    holds it, instead of reading audit_dir/audit.json; `publish`: the version for outside the team)."""
+    return write_atomic(out, render_report(audit_dir, templates=templates, audit=audit, publish=publish,
+                                           min_group_size=min_group_size))
 
 
 def write_cards(audit_dir: str | Path, facts_path: str | Path, *, dataset_summary: dict[str, Any] | None = None,

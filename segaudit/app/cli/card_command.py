@@ -73,6 +73,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--audit", type=Path, required=True, help="audit folder (or its audit.json)")
     report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     report.add_argument("--templates", type=Path, help="folder with your own report.html.j2")
+    report.add_argument("--publish", action="store_true",
+                        help="the version for outside the team: groups under --min-group-size images, and those "
+                             "needed to keep them from being recovered by subtraction, keep only their label; plots "
+                             "and reasons that would show them are withheld")
+    report.add_argument("--min-group-size", type=int, default=30,
+                        help="smallest group published with --publish (default 30)")
     report.set_defaults(handler=run_report)
 
     check = sub.add_parser("check", help="list missing, invalid or placeholder facts",
@@ -148,7 +154,11 @@ def run_dataset(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from segaudit.cards.outputs import write_report
 
-    print(f"wrote {write_report(args.audit, args.out, templates=args.templates)}")
+    if args.min_group_size < 1:
+        raise InputError("must be at least 1", field="--min-group-size")
+    written = write_report(args.audit, args.out, templates=args.templates, publish=args.publish,
+                           min_group_size=args.min_group_size)
+    print(f"wrote {written}")
     return 0
 
 
