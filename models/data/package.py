@@ -216,12 +216,7 @@ def _validate_manifest(raw: pd.DataFrame, spec: DatasetSpec, root: Path, path: P
             problems.append(InputError(f"subject {_text(record[SUBJECT])!r} must be non-empty letters, digits, '.', "
                                        "'_' or '-' (every row needs one when the column is present)",
                                        path=path, row=index, field=SUBJECT))
-        for name, attribute in spec.attributes.items():
-            try:
-                parsed[name].append(attribute.parse(record[name]))
-            except ValueError as exc:
-                parsed[name].append(None)
-                problems.append(InputError(str(exc), path=path, row=index, field=name))
+        _parse_cells(record, spec.attributes, parsed, problems, path, index)
     _raise_all(problems, path)
 
     manifest = pd.DataFrame({c: raw[c].map(_text) for c in base if c in columns}
@@ -272,18 +267,24 @@ def _read_persons(root: Path, spec: DatasetSpec, manifest: pd.DataFrame) -> pd.D
             seen[sample_id, instance] = index
         parsed["id"].append(sample_id)
         parsed["instance"].append(instance)
-        for name, attribute in spec.person_attributes.items():
-            try:
-                parsed[name].append(attribute.parse(record[name]))
-            except ValueError as exc:
-                parsed[name].append(None)
-                problems.append(InputError(str(exc), path=path, row=index, field=name))
+        _parse_cells(record, spec.person_attributes, parsed, problems, path, index)
     _raise_all(problems, path)
     persons = pd.DataFrame({"id": pd.Series(parsed["id"], dtype="object"),
                             "instance": pd.Series(parsed["instance"], dtype="int64")})
     for name, attribute in spec.person_attributes.items():
         persons[name] = pd.Series(parsed[name], dtype="float64" if attribute.kind == "continuous" else "object")
     return persons
+
+
+def _parse_cells(record: dict[str, Any], attributes: dict[str, Any], parsed: dict[str, list[Any]],
+                 problems: list[InputError], path: Path, index: int) -> None:
+    """Append each declared attribute's parsed value of one row to `parsed` (None and a problem when invalid)."""
+    for name, attribute in attributes.items():
+        try:
+            parsed[name].append(attribute.parse(record[name]))
+        except ValueError as exc:
+            parsed[name].append(None)
+            problems.append(InputError(str(exc), path=path, row=index, field=name))
 
 
 def verify_files(package: DatasetPackage, progress: bool = False) -> None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ import numpy as np
 from segaudit.models.data.spec import DatasetSpec
 from segaudit.models.data.synth.crowd_attributes import IMAGE_ATTRIBUTES, PERSON_ATTRIBUTES
 from segaudit.models.data.synth.crowd_render import render_crowd
-from segaudit.models.data.synth.generate import LABEL_SETS, VERSION, _check, assign_splits
+from segaudit.models.data.synth.generate import LABEL_SETS, VERSION, _check, assign_splits, ordered_map
 from segaudit.models.data.writer import PackageWriter, encode_instances_png, encode_png
 
 log = logging.getLogger(__name__)
@@ -61,14 +59,8 @@ def _encode(task: tuple[int, int, int]) -> Encoded:
 
 
 def _results(tasks: list[tuple[int, int, int]], workers: int) -> Iterator[Encoded]:
-    """Encoded samples in task order, from a pool started the way generate.py starts its own."""
-    if workers == 1:
-        yield from map(_encode, tasks)
-        return
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    chunk = max(1, min(32, len(tasks) // (workers * 8)))
-    with context.Pool(workers) as pool:
-        yield from pool.imap(_encode, tasks, chunksize=chunk)
+    """Encoded samples in task order, from the generators' worker pool."""
+    return ordered_map(_encode, tasks, workers)
 
 
 def synthesize_crowd(out: str | Path, n: int = 200, seed: int = 0, size: int = 128,

@@ -13,9 +13,9 @@ import logging
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,8 @@ _LOOKUP = {
 SPLIT_STREAM = 0x5B117
 """Spawn key of the split-assignment stream, apart from every per-sample stream."""
 VERSION = "1.0.0"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _check(n: int, seed: int, size: int, label_set: str, split_fractions: tuple[float, float, float],
@@ -87,15 +89,21 @@ def _encode(task: Task) -> tuple[int, bytes, bytes, dict[str, Any]]:
 
 
 def _results(tasks: list[Task], workers: int) -> Iterator[tuple[int, bytes, bytes, dict[str, Any]]]:
+    return ordered_map(_encode, tasks, workers)
+
+
+def ordered_map(fn: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
+    """fn over tasks in task order, in `workers` processes (inline with one): the generators' worker pool.
+
+    fork on Linux (like torch's DataLoader): works from any script, children only use numpy/PIL/scipy; spawn
+    elsewhere (macOS, Windows), where the caller needs the usual `if __name__ == "__main__"` guard."""
     if workers == 1:
-        yield from map(_encode, tasks)
+        yield from map(fn, tasks)
         return
-    # fork on Linux (like torch's DataLoader): works from any script, children only use numpy/PIL/scipy;
-    # spawn elsewhere (macOS, Windows), where the caller needs the usual `if __name__ == "__main__"` guard.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     chunk = max(1, min(32, len(tasks) // (workers * 8)))
     with context.Pool(workers) as pool:
-        yield from pool.imap(_encode, tasks, chunksize=chunk)
+        yield from pool.imap(fn, tasks, chunksize=chunk)
 
 
 def synthesize(out: str | Path, n: int = 600, seed: int = 0, size: int = 128, label_set: str = "person",
