@@ -2,6 +2,13 @@
 manifest, plus human-written facts (cards/<dataset>.yaml: authors, purpose, access, retention...), as Markdown
 with Hugging Face front matter and one bar chart per attribute.
 
+The card renders every section of the documented data documentation template, in its order, with the sections
+of its skin-tone example that a segmentation dataset needs (example data points, sensitive and protected
+attributes, known correlations, sensitivity handling, citation guidelines). What the package tells is computed:
+statistics, a typical and an atypical data point (from the published counts), how each attribute is spread over
+the splits (a chi-squared test of attribute against split), a citation. What only a person knows comes from the
+facts, and where they do not say it the card shows a "[needs a person: ...]" marker and calls itself a draft.
+
 `dataset_summary(package)` is a JSON-ready snapshot of everything the card computes, so a card can be rendered
 again without the images (reports/alisnet/dataset_summary.json keeps the bundled one).
 
@@ -21,10 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from PIL import Image
+from scipy import stats
 
 from segaudit.cards.charts import split_bars
 from segaudit.cards.environment import make_environment, render
-from segaudit.cards.facts import check_facts, complete_facts, require_complete
+from segaudit.cards.facts import ask, check_facts, complete_facts, require_complete
 from segaudit.cards.front_matter import dataset_metadata, front_matter
 from segaudit.cards.schemas import DATASET_FACTS
 from segaudit.models.data.derive import evidence_summary
@@ -40,6 +48,56 @@ VALIDATION_KEYS = ("annotated", "derived", "unit", "method", "n_units", "n_compa
                    "n_unknown_annotated", "kappa", "kappa_linear", "kappa_quadratic", "kappa_quadratic_ci",
                    "spearman_rho", "spearman_p")
 """What the card keeps of derived_validation.json (the confusion matrix stays in the package)."""
+SPLIT_ASSOCIATION_P = 0.001
+"""An attribute whose spread over the splits differs at this p (chi-squared, attribute x split) is named."""
+PERSON_FIELDS: dict[str, str] = {
+    "documentation.version": "the version of this document",
+    "reviewers": "who reviewed this document, with their role",
+    "status.date": "the date of the dataset's status",
+    "status.state": "its status (Under Preparation, Regularly Updated, Actively Maintained, Limited Maintenance "
+                    "or Deprecated)",
+    "links": "links to the repository, paper or other documentation",
+    "deployer_instructions": "instructions for use for deployers",
+    "versioning.tools": "the data version control used",
+    "versioning.change_log": "what changed between versions",
+    "versioning.maintenance": "the maintenance plan and the next planned update",
+    "known_usage.models": "the models that use this dataset, their task and what for",
+    "known_usage.applications": "the applications that use it and what for",
+    "characteristics.geographical_scope": "where the data was collected",
+    "characteristics.collection_dates": "when it was collected",
+    "origin.sources": "where the data comes from",
+    "origin.third_party": "whether any part comes from third parties, and under which terms",
+    "origin.ethical_sourcing": "consent, transparency to data subjects, GDPR or other compliance",
+    "collection.methods": "the collection method(s)",
+    "collection.details": "each collection method in detail",
+    "collection.sources": "each upstream source",
+    "collection.cadence": "static, streamed or dynamic",
+    "preprocessing.cleaning": "missing data, outliers, duplicates, error correction",
+    "preprocessing.feature_engineering": "features selected, extracted or created",
+    "preprocessing.dimensionality_reduction": "any dimensionality reduction",
+    "preprocessing.augmentation": "any augmentation",
+    "sampling_details.methods": "the sampling method(s)",
+    "sampling_details.characteristics": "the characteristics of the sample",
+    "sampling_details.criteria": "the sampling criteria",
+    "correlations": "known correlations between attributes",
+    "sensitivity.types": "the kinds of sensitive data held",
+    "sensitivity.handling": "how sensitive data is secured and handled",
+    "distribution.availability": "open, public or private, and where",
+    "distribution.rights": "user rights and limitations",
+    "access_details.security_classification": "the data security classification, in and out of scope",
+    "access_details.prerequisites": "what access requires",
+    "access_details.retention_reasons": "why it is kept that long",
+    "access_details.retention_policy": "the retention policy",
+    "risk_assessment": "foreseeable unintended outcomes or biases, sources of discrimination or harm",
+    "security.storage": "encryption, access control, backup, integrity of stored data",
+    "security.transfer": "encryption in transit, endpoint and API security",
+    "security.processing": "secure environments, audit logs, data minimisation",
+    "security.standards": "the security standards applied, or that none were",
+    "security.monitoring": "data drift detection and audit logs after release",
+    "conformity.eu_declaration": "the EU declaration of conformity, or that none exists",
+    "conformity.standards": "the standards and frameworks applied, or that none were",
+}
+"""The data template's fields only a person can fill, in the template's order, with what to write there."""
 
 
 def dataset_summary(package: DatasetPackage) -> dict[str, Any]:
@@ -165,8 +223,15 @@ def render_dataset_card(summary: dict[str, Any], facts: dict[str, Any] | None, *
     gaps = check_facts(facts, DATASET_FACTS)
     if not draft:
         require_complete(facts, DATASET_FACTS, facts_path)
+    facts = complete_facts(facts, DATASET_FACTS)
+    asked, missing = ask(facts, PERSON_FIELDS)
     context = {
-        "facts": complete_facts(facts, DATASET_FACTS),
+        "facts": facts,
+        "asked": asked,
+        "needs_person": missing,
+        "examples": example_points(summary, min_group_size),
+        "split_association": split_association(summary),
+        "citation": citation(summary, facts),
         "summary": summary,
         "metadata": front_matter(dataset_metadata(summary, facts)),
         "counts": published_counts(summary, min_group_size),
@@ -179,3 +244,47 @@ def render_dataset_card(summary: dict[str, Any], facts: dict[str, Any] | None, *
         "splits": SPLITS,
     }
     return render(make_environment(templates), TEMPLATE, context)
+
+
+def example_points(summary: dict[str, Any], min_group_size: int) -> dict[str, dict[str, str]]:
+    """A typical and an atypical data point, built from the published counts (not a row of the manifest): per
+    attribute its most common value (bin) and its rarest value held by at least `min_group_size` images (any
+    image for an attribute that is not sensitive), so that no suppressed cell shows through."""
+    typical, atypical = {}, {}
+    for name, attribute in summary["attributes"].items():
+        totals = {value: sum(row.values()) for value, row in attribute["counts"].items() if value != UNKNOWN}
+        floor = min_group_size if attribute.get("sensitive") else 1
+        shown = {value: n for value, n in totals.items() if n >= floor}
+        if not shown:
+            typical[name] = atypical[name] = f"(every value held by fewer than {min_group_size} images)"
+            continue
+        typical[name] = max(shown, key=lambda v: shown[v])
+        atypical[name] = min(shown, key=lambda v: shown[v])
+    return {"typical": typical, "atypical": atypical}
+
+
+def split_association(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per attribute, whether its values are spread differently over the splits: a chi-squared test of attribute
+    against split on the images' counts, with the total variation distance between the train split's
+    distribution and the other splits' (0: the same spread, 1: no value in common)."""
+    out = []
+    for name, attribute in summary["attributes"].items():
+        table = np.array([[row.get(s, 0) for s in SPLITS] for row in attribute["counts"].values()], dtype=float)
+        table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+        if table.shape[0] < 2 or table.shape[1] < 2:
+            continue
+        chi2, p, dof, _ = stats.chi2_contingency(table)
+        train = table[:, 0] / table[:, 0].sum() if table[:, 0].sum() else table[:, 0]
+        rest = table[:, 1:].sum(axis=1)
+        rest = rest / rest.sum() if rest.sum() else rest
+        out.append({"name": name, "chi2": float(chi2), "dof": int(dof), "p": float(p),
+                    "tvd": float(0.5 * np.abs(train - rest).sum()), "differs": bool(p < SPLIT_ASSOCIATION_P)})
+    return out
+
+
+def citation(summary: dict[str, Any], facts: dict[str, Any]) -> str:
+    """A citation computed from the package: authors, name, version, licence and the manifest hash (which pins
+    the exact files); the card shows it unless the facts give their own `citation`."""
+    authors = ", ".join(str(a.get("name")) for a in facts.get("authors") or [] if isinstance(a, dict))
+    return (f"{authors + ': ' if authors else ''}{summary['name']} {summary['version']} "
+            f"({summary['license']}), manifest sha256 {summary['manifest_sha256']}")

@@ -117,6 +117,38 @@ def marker(field: str) -> str:
     return MarkdownSafe(f"**[DRAFT: {field} missing]**")
 
 
+def needs_person(field: str, what: str) -> str:
+    """The visible mark a card carries where a section of the template needs what only a person knows and the
+    facts do not say (an optional fact, so the card still renders, as a draft)."""
+    return MarkdownSafe(f"**[needs a person: {field}, {what}]**")
+
+
+def lookup(facts: dict[str, Any], field: str) -> Any:
+    """The value at a dotted `field` ('domains.description') of `facts`, or None where any part is absent."""
+    value: Any = facts
+    for key in field.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def ask(facts: dict[str, Any], fields: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Each of `fields` (dotted field -> what a person should write there) as the facts give it, or a
+    `needs_person` marker where they do not (None, an empty text or an empty list); and the fields marked, in
+    the order given, for the card's draft notice."""
+    answers: dict[str, Any] = {}
+    missing: list[str] = []
+    for field, what in fields.items():
+        value = lookup(facts, field)
+        if value is None or value == [] or (isinstance(value, str) and not value.strip()):
+            answers[field] = needs_person(field, what)
+            missing.append(field)
+        else:
+            answers[field] = value
+    return answers, missing
+
+
 def is_placeholder(value: Any) -> bool:
     """Whether a text is a placeholder (see the module docstring), not a fact."""
     return isinstance(value, str) and bool(PLACEHOLDER.match(value) or PLACEHOLDER_WORD.search(value))

@@ -17,9 +17,13 @@ from segaudit.models.data.package import load_package
 
 REPO = Path(__file__).resolve().parent.parent
 FACTS = REPO / "cards" / "synthetic-people.yaml"
-SECTIONS = ["Overview", "Authorship", "Dataset Overview", "Purpose", "Usage", "Access, Retention and Deletion",
-            "Provenance", "Sensitive and Protected Attributes", "Transformations", "Annotation and Labelling",
-            "Validation", "Sampling Methods"]
+SECTIONS = ["Overview", "Data Versioning", "Known Usages", "Dataset Characteristics", "Example of Data Points",
+            "Data Origin and Source", "Provenance", "Data Pre-Processing", "Data Annotation and Labeling",
+            "Validation Types", "Sampling Methods", "Sensitive and Protected Attributes",
+            "Dataset Distribution and Licensing", "Access, Retention, and Deletion", "Data Risk Assessment",
+            "Cybersecurity Measures"]
+"""The data documentation template's top-level sections in its order, with the example's Example of Data Points
+and Sensitive and Protected Attributes (tests/test_card_template.py checks every heading against the template)."""
 
 
 def test_summary_counts_every_value_per_split(tiny_package):
