@@ -60,17 +60,23 @@ def fairness_rows(fairness: dict[str, Any], min_group_size: int) -> list[dict[st
             worst = grouping.get("worst")
             worst_group = groups.get(worst["group"]) if worst else None
             suppressed = worst_group is not None and (name, str(worst_group["group"])) in plan
-            gap = grouping.get("max_gap")
+            ends = [grouping.get("best"), grouping.get("worst")]
+            # the gap, ratio and equity-scaled metric of a pair with a suppressed end would give its mean away
+            pair_hidden = any(end is None or (name, str(end["group"])) in plan for end in ends)
+            gap = None if pair_hidden else grouping.get("max_gap")
             rows.append({
                 "name": name, "scope": scope[:-1], "verdict": grouping["verdict"],
                 "worst": None if worst is None else (None if suppressed else worst["group"]),
                 "worst_n": None if worst_group is None or suppressed else worst_group["n"],
                 "worst_suppressed": suppressed,
-                "best": None if not grouping.get("best") else grouping["best"]["group"],
+                "best": None if not grouping.get("best") or (name, str(grouping["best"]["group"])) in plan
+                else grouping["best"]["group"],
                 "gap": None if gap is None else gap["gap"],
                 "gap_ci": None if gap is None else [gap["ci_low"], gap["ci_high"]],
                 "gap_beyond_margin": bool(gap and gap.get("significant")),
-                "ratio": grouping.get("ratio"), "equity_scaled": grouping.get("equity_scaled"),
+                "ratio": None if pair_hidden else grouping.get("ratio"),
+                "equity_scaled": None if pair_hidden else grouping.get("equity_scaled"),
+                "gap_suppressed": pair_hidden and grouping.get("max_gap") is not None,
                 "tests": tests_used(fairness, grouping),
                 "n_groups": len(groups),
                 "n_suppressed": sum((name, str(label)) in plan for label in groups),

@@ -152,8 +152,19 @@ class _Grouping:
             return ""
         return f" '{self.quote(best['group'])}' − '{self.quote(worst['group'])}'"
 
+    def gap_hidden(self) -> bool:
+        """Whether an end of the largest gap is suppressed: its size would give that group's mean away (the other
+        end's mean is published), so the card states only where its bounds lie."""
+        ends = [self.grouping.get("best"), self.grouping.get("worst")]
+        return any(end is None or self.hidden(end["group"]) for end in ends)
+
     def gap_text(self) -> str:
         gap = self.gap
+        if self.gap_hidden():
+            return (f"the largest pairwise gap involves a suppressed {self.unit} (its size and bounds are suppressed "
+                    f"in this card): its simultaneous bounds are "
+                    f"{_against_margin(gap.get('ci_low'), gap.get('ci_high'), self.margin)}; "
+                    f"{_p_against(gap.get('p_adjusted'), self.alpha)}")
         return (f"the largest pairwise gap{self.gap_names()}: {_pts(gap['gap'])} points, simultaneous "
                 f"{_confidence(self.fairness)} % bounds {_pts(gap.get('ci_low'))} to {_pts(gap.get('ci_high'))} "
                 f"(the choice of the two groups accounted for), "

@@ -68,3 +68,20 @@ def test_by_group_json_follows_its_published_schema() -> None:
     del committed["fairness"]["intersections"]
     problems = by_group_errors(committed)
     assert any("84.4" in p for p in problems) and any("intersections" in p for p in problems)
+
+
+def test_a_gap_whose_end_is_suppressed_is_not_published_anywhere_in_the_card() -> None:
+    from segaudit.cards.facts import load_facts
+    from segaudit.cards.model_card import render_model_card
+
+    audit = load_audit(AUDIT)
+    card = render_model_card(audit, load_facts(AUDIT.parents[2] / "cards" / "alisnet.yaml"), draft=True)
+    plan = suppression_plan(audit["fairness"], 30)
+    checked = 0
+    for name, grouping in {**audit["fairness"]["attributes"], **audit["fairness"]["intersections"]}.items():
+        ends = [grouping["best"]["group"], grouping["worst"]["group"]]
+        if any((name, str(end)) in plan for end in ends):  # best - gap = the suppressed worst mean
+            checked += 1
+            gap = 100 * grouping["max_gap"]["gap"]
+            assert f"{gap:.2f} points" not in card and f"max_gap_points: {round(gap, 2)}" not in card
+    assert checked >= 1
