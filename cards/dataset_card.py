@@ -233,7 +233,7 @@ def render_dataset_card(summary: dict[str, Any], facts: dict[str, Any] | None, *
         "split_association": split_association(summary),
         "citation": citation(summary, facts),
         "summary": summary,
-        "metadata": front_matter(dataset_metadata(summary, facts)),
+        "metadata": front_matter(dataset_metadata(summary, facts, draft=bool(missing) or (draft and bool(gaps)))),
         "counts": published_counts(summary, min_group_size),
         "person_counts": published_counts(summary, min_group_size, "persons"),
         "persons": summary.get("persons"),

@@ -127,9 +127,9 @@ def _privacy_summary(privacy: dict[str, Any]) -> dict[str, Any]:
             else [round(float(decisive["auc_lower"]), 3), round(float(decisive.get("auc_upper") or 1.0), 3)]}
 
 
-def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    """Dataset card metadata (Hugging Face keys) for a segmentation dataset package; segaudit's own keys also name
-    the derived attributes and count the people, when the package has them."""
+def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any], draft: bool = False) -> dict[str, Any]:
+    """Dataset card metadata (Hugging Face keys) for a segmentation dataset package; segaudit's own keys say whether
+    the card is a draft, and also name the derived attributes and count the people, when the package has them."""
     images = int(summary["images"])
     metadata = {
         "license": summary["license"].lower() if summary["license"] else "other",
@@ -140,7 +140,8 @@ def dataset_metadata(summary: dict[str, Any], facts: dict[str, Any]) -> dict[str
         "tags": ["human-segmentation", "dataset-card", "segaudit"],
         "segaudit": {"version": summary["version"], "manifest_sha256": summary.get("manifest_sha256"),
                      "images": images, "splits": summary["splits"],
-                     "sensitive_attributes": [n for n, a in summary["attributes"].items() if a["sensitive"]]},
+                     "sensitive_attributes": [n for n, a in summary["attributes"].items() if a["sensitive"]],
+                     "draft": bool(draft)},
     }
     derived = summary.get("derived")
     if derived:  # only then: the cards of packages without derived attributes keep their metadata as it was

@@ -53,3 +53,14 @@ def test_a_card_with_gaps_says_draft_in_its_metadata_and_suppressed_worst_groups
     worst = audit["fairness"]["attributes"]["skin_tone"]["worst"]["group"]
     n = next(g["n"] for g in audit["fairness"]["attributes"]["skin_tone"]["groups"] if g["group"] == worst)
     assert n < 60 and ours["fairness"]["skin_tone"]["worst_group"] is None
+
+
+def test_the_dataset_card_says_draft_in_its_metadata_when_it_needs_a_person() -> None:
+    import json
+
+    from segaudit.cards.dataset_card import render_dataset_card
+
+    summary = json.loads((REPO / "reports" / "alisnet" / "dataset_summary.json").read_text())
+    card = render_dataset_card(summary, load_facts(REPO / "cards" / "synthetic-people.yaml"), draft=True)
+    data, _ = parse_front_matter(card)
+    assert data["segaudit"]["draft"] is ("[needs a person" in card)
