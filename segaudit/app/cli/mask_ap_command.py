@@ -29,7 +29,8 @@ person). Exit code 0, 2 on bad input (no instances, unknown attribute, not a Mas
 
 EPILOG = """\
 examples:
-  segaudit mask-ap --model runs/maskrcnn --data data/pennfudan --by light
+  segaudit data derive data/pennfudan    # each pedestrian's own derived skin tone, in persons.csv
+  segaudit mask-ap --model runs/maskrcnn --data data/pennfudan --by ita_skin_tone
   segaudit mask-ap --model runs/maskrcnn/best --data data/coco-people --by skin_tone --out mask_ap.csv --json"""
 
 
