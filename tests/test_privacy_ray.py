@@ -2,8 +2,9 @@
 module (`ray start --head --block`) and stopped by its process id; the two-node test simulates its cluster with
 `ray.cluster_utils.Cluster`.
 
-- the local pool and Ray give byte-identical signals files and privacy outputs (tiny SINet audit, K = 4, 32 px);
-  a second Ray run trains nothing;
+- the local pool and Ray give byte-identical signals files and privacy outputs (tiny SINet audit, K = 4, 32 px),
+  the target's queries running as chunked Ray tasks too; a second Ray run trains nothing; chunked target queries
+  (label-only augmentations included) are byte-identical to one call in the driver;
 - a shadow task killed once is re-run and the audit completes with no staging left; with no retries the kill is a
   failure for good, reported as "1 of 4 failed" with its key, and a rerun trains only that one;
 - an InputError inside a task (a node that cannot write the cache; a file that changed after planning) ends the
@@ -126,8 +127,21 @@ def local(people: Path, target: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def test_ray_gives_byte_identical_results_and_a_rerun_trains_nothing(ray_head: Head, people: Path, target: Path,
-                                                                      local: Path, tmp_path: Path) -> None:
+                                                                      local: Path, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    from segaudit.audit.privacy import audit, executors
+
+    # the target's queries as Ray tasks too: chunks of 16 (one batch) make the 20 pool images 2 tasks
+    monkeypatch.setattr(executors, "TARGET_CHUNK", 16)
+    chunked: list[list[int]] = []
+
+    def spy(groups: list[list[executors.QueryChunk]], settings: RaySettings) -> list:
+        chunked.extend([len(c.rows) for c in chunks] for chunks in groups)
+        return executors.query_ray(groups, settings)
+
+    monkeypatch.setattr(audit, "query_ray", spy)
     assert _privacy_cli(target, people, tmp_path, "--executor", "ray", "--ray-address", ray_head.address) == 0
+    assert chunked == [[16, 4], [4]]  # pool, population
     assert _signal_files(tmp_path / "cache") == _signal_files(local / "cache")
     assert len(_signal_files(local / "cache")) == SHADOWS
     for name in ("privacy.json", "scores.csv", "comparison.csv"):
@@ -138,6 +152,34 @@ def test_ray_gives_byte_identical_results_and_a_rerun_trains_nothing(ray_head: H
     again = run_privacy_audit(target, people, config)
     assert again.shadows["trained_now"] == 0 and again.shadows["from_cache"] == SHADOWS
     assert _leftovers(tmp_path / "cache") == []
+
+
+def test_target_queries_in_chunks_are_byte_identical_to_one_call(ray_head: Head, people: Path,
+                                                                  target: Path) -> None:
+    """Label-only augmentations too (their noise is seeded by the image's position in the whole list): chunks of
+    6 images (3 batches of 2) over the 20 pool images, against the driver's `compute_signals`."""
+    from segaudit.audit.privacy.executors import query_chunks, query_ray
+    from segaudit.audit.privacy.shadows import file_digests
+    from segaudit.audit.privacy.signals import compute_signals
+    from segaudit.audit.privacy.target import resolve_target
+
+    package = load_package(people)
+    rows = plan_audit(package, PrivacyConfig(**SETTINGS)).pool.to_dict("records")
+    resolved, segmenter = resolve_target(target)
+    query = {"map_size": 8, "probabilities": True, "label_only": True, "batch_size": 2, "seed": 5}
+    segmenter.batch_size = 2
+    expected = compute_signals(segmenter, [package.read_image(r) for r in rows],
+                               [package.read_mask(r) for r in rows], package.spec.ignore_index, **query)
+    chunks = query_chunks(resolved.model_path, resolved.sha256, package.root, rows, file_digests(package.root, rows),
+                          query, "cpu", chunk=5)
+    assert [c.first for c in chunks] == [0, 6, 12, 18]  # 5 rounded up to 3 batches of 2
+    (found,) = query_ray([chunks], RaySettings(address=ray_head.address))
+    for name in ("conf", "loss", "maps", "label_iou"):
+        assert getattr(found, name).tobytes() == getattr(expected, name).tobytes(), name
+    # a node reading another model is refused, naming the chunk
+    stale = [dataclasses.replace(c, model_sha256="0" * 64) for c in chunks[:1]]
+    with pytest.raises(InputError, match=r"model differs .*target query of images 0-5"):
+        query_ray([stale], RaySettings(address=ray_head.address))
 
 
 def test_a_killed_task_is_retried_and_failures_are_reported_then_resumed(ray_head: Head, people: Path,

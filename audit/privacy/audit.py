@@ -6,10 +6,10 @@
     >>> write_outputs(result, "reports/privacy")                          # doctest: +SKIP
 
 Steps: resolve the target and its recipe -> the audit pool (members + non-members) and population images ->
-the target's signals -> shadow models (cached) and their signals -> attacks (scores from signals only; the
-membership labels are used only to measure them) -> the game's balance (balance.py) -> the rating on the
-balanced game (rating.py), the raw figures beside it -> leave-one-shadow-out and the null control (loo.py) ->
-per-group metrics.
+the target's signals (here, or with the ray executor as chunked Ray tasks, byte for byte the same) -> shadow
+models (cached) and their signals -> attacks (scores from signals only; the membership labels are used only to
+measure them) -> the game's balance (balance.py) -> the rating on the balanced game (rating.py), the raw figures
+beside it -> leave-one-shadow-out and the null control (loo.py) -> per-group metrics.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ import pandas as pd
 from segaudit.audit.privacy.attacks import AttackData, run_attack
 from segaudit.audit.privacy.balance import BalancedGame, balance_game, image_statistics
 from segaudit.audit.privacy.config import ATTACKS, LABEL_ONLY_ATTACKS, SHADOW_ATTACKS, PrivacyConfig
-from segaudit.audit.privacy.executors import RaySettings
+from segaudit.audit.privacy.executors import RaySettings, query_chunks, query_ray, ray_session
 from segaudit.audit.privacy.groups import by_group
 from segaudit.audit.privacy.loo import leave_one_out
 from segaudit.audit.privacy.rating import rate
 from segaudit.audit.privacy.result import LABEL_ONLY_THREAT_MODEL, THREAT_MODEL, AttackResult, PrivacyResult
-from segaudit.audit.privacy.shadows import ShadowJob, make_jobs, plan_shadows, run_shadows, shadow_recipe
-from segaudit.audit.privacy.signals import compute_signals
-from segaudit.audit.privacy.target import resolve_target
+from segaudit.audit.privacy.shadows import ShadowJob, file_digests, make_jobs, plan_shadows, run_shadows, shadow_recipe
+from segaudit.audit.privacy.signals import Signals, compute_signals
+from segaudit.audit.privacy.target import Target, resolve_target
 from segaudit.core.errors import InputError
 from segaudit.models.data.package import DatasetPackage, load_package
 from segaudit.models.data.torch_dataset import resize_mask
@@ -123,36 +123,41 @@ def run_privacy_audit(model: str | Path, data_dir: str | Path, config: PrivacyCo
     images, masks = _read(package, pool, segmenter.image_size)
     population_images, population_masks = _read(package, population, segmenter.image_size)
 
-    target_pool = compute_signals(segmenter, images, masks, package.spec.ignore_index, map_size=config.map_size,
-                                  probabilities=plan.probabilities, label_only=plan.label,
-                                  batch_size=config.batch_size, seed=config.seed)
-    target_population = None
-    if plan.probabilities and not population.empty:
-        target_population = compute_signals(segmenter, population_images, population_masks,
-                                            package.spec.ignore_index, map_size=config.map_size, label_only=False,
-                                            batch_size=config.batch_size, seed=config.seed)
-    timings["target_queries"] = time.perf_counter() - started
+    ray = RaySettings.from_config(config)
+    with ray_session(ray):  # one connection (or one Ray started here) for the target's queries and the shadows
+        if ray is None:
+            target_pool = compute_signals(segmenter, images, masks, package.spec.ignore_index,
+                                          map_size=config.map_size, probabilities=plan.probabilities,
+                                          label_only=plan.label, batch_size=config.batch_size, seed=config.seed)
+            target_population = None
+            if plan.probabilities and not population.empty:
+                target_population = compute_signals(segmenter, population_images, population_masks,
+                                                    package.spec.ignore_index, map_size=config.map_size,
+                                                    label_only=False, batch_size=config.batch_size, seed=config.seed)
+        else:
+            target_pool, target_population = _query_target(package, plan, config, target, ray)
+        timings["target_queries"] = time.perf_counter() - started
 
-    data = AttackData(target=target_pool, target_population=target_population, seed=config.seed)
-    shadows_info: dict[str, Any] = {"count": 0}
-    if plan.wants_shadows(config):
-        step = time.perf_counter()
-        jobs, inclusion, _ = plan_shadows_for(package, plan, config, target.recipe, target.trained)
-        shadows = run_shadows(jobs, inclusion, config.workers, progress=progress,
-                              ray=RaySettings.from_config(config))
-        data.shadows, data.shadows_population, data.inclusion = shadows.pool, shadows.population, inclusion
-        shadows_info = {"count": config.shadow_models, "trained_now": shadows.trained,
-                        "from_cache": config.shadow_models - shadows.trained, "train_size": int(len(pool) // 2),
-                        "target_train_size": len(plan.members), "recipe": shadows.recipe,
-                        "val": "population split" if not population.empty else "each shadow's out-half",
-                        "keys": [f.name for f in shadows.folders]}
-        if abs(len(pool) // 2 - len(plan.members)) > 0.1 * len(plan.members):
-            notes.append(f"shadows train on {len(pool) // 2} images (half the pool), the target on "
-                         f"{len(plan.members)}: LiRA is most faithful when the non-members are as many as the members")
-        if config.shadow_epochs is not None or config.shadow_steps_per_epoch is not None:
-            notes.append("shadow training departs from the target's recipe (--shadow-epochs / "
-                         "--shadow-steps-per-epoch): cheaper, and a weaker attack than the recipe allows")
-        timings["shadows"] = time.perf_counter() - step
+        data = AttackData(target=target_pool, target_population=target_population, seed=config.seed)
+        shadows_info: dict[str, Any] = {"count": 0}
+        if plan.wants_shadows(config):
+            step = time.perf_counter()
+            jobs, inclusion, _ = plan_shadows_for(package, plan, config, target.recipe, target.trained)
+            shadows = run_shadows(jobs, inclusion, config.workers, progress=progress, ray=ray)
+            data.shadows, data.shadows_population, data.inclusion = shadows.pool, shadows.population, inclusion
+            shadows_info = {"count": config.shadow_models, "trained_now": shadows.trained,
+                            "from_cache": config.shadow_models - shadows.trained, "train_size": int(len(pool) // 2),
+                            "target_train_size": len(plan.members), "recipe": shadows.recipe,
+                            "val": "population split" if not population.empty else "each shadow's out-half",
+                            "keys": [f.name for f in shadows.folders]}
+            if abs(len(pool) // 2 - len(plan.members)) > 0.1 * len(plan.members):
+                notes.append(f"shadows train on {len(pool) // 2} images (half the pool), the target on "
+                             f"{len(plan.members)}: LiRA is most faithful when the non-members are as many as the "
+                             "members")
+            if config.shadow_epochs is not None or config.shadow_steps_per_epoch is not None:
+                notes.append("shadow training departs from the target's recipe (--shadow-epochs / "
+                             "--shadow-steps-per-epoch): cheaper, and a weaker attack than the recipe allows")
+            timings["shadows"] = time.perf_counter() - step
 
     step = time.perf_counter()
     results: list[AttackResult] = []
@@ -216,6 +221,23 @@ def judge_game(pool: pd.DataFrame, spec: Any, member: np.ndarray, statistics: pd
         notes.extend(game.notes)
     balance = game.to_dict(member) if game is not None else {"balanced_on": [], "disabled": True}
     return JudgedGame(keep=keep, balance=balance, rating=rating, raw_rating=raw, notes=notes)
+
+
+def _query_target(package: DatasetPackage, plan: AuditPlan, config: PrivacyConfig, target: Target,
+                  ray: RaySettings) -> tuple[Signals, Signals | None]:
+    """The target's signals on the pool and the population as chunked Ray tasks (executors.query_ray): the same
+    queries, settings and order as the driver's own `compute_signals`, so the same bytes."""
+    query = {"map_size": config.map_size, "batch_size": config.batch_size, "seed": config.seed}
+    pool_rows, population_rows = plan.pool.to_dict("records"), plan.population.to_dict("records")
+    digests = file_digests(package.root, pool_rows + population_rows, config.cache)
+    groups = [query_chunks(target.model_path, target.sha256, package.root, pool_rows, digests[:len(pool_rows)],
+                           {**query, "probabilities": plan.probabilities, "label_only": plan.label}, config.device)]
+    if plan.probabilities and population_rows:
+        groups.append(query_chunks(target.model_path, target.sha256, package.root, population_rows,
+                                   digests[len(pool_rows):], {**query, "probabilities": True, "label_only": False},
+                                   config.device))
+    signals = query_ray(groups, ray)
+    return signals[0], signals[1] if len(signals) > 1 else None
 
 
 def _check_classes(package: DatasetPackage, segmenter: Any) -> None:

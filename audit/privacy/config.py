@@ -13,7 +13,7 @@ from typing import Any
 from segaudit.core import checks
 from segaudit.core.errors import InputError
 
-EXECUTORS = ("local", "ray")  # where shadow models train: a local process pool, or tasks on a Ray cluster
+EXECUTORS = ("local", "ray")  # where shadows train (and the target is queried): here, or as Ray tasks
 # Attacks in the order they are reported. "Needs shadows": they use shadow / reference models.
 ATTACKS = ("loss", "population", "lira-offline", "lira-online", "rmia", "rmia-online", "loss-map-cnn",
            "label-only")
@@ -65,7 +65,8 @@ class PrivacyConfig:
     device: where shadows train and models are queried ("cpu", "cuda", "cuda:N"; a .pte target always runs on
     the CPU). Not part of the results or of the cache key.
     executor: where the shadows train, "local" (a process pool of `workers`) or "ray" (one task per shadow on
-    the Ray cluster at ray_address, default $RAY_ADDRESS, else a Ray started on this machine; executors.py).
+    the Ray cluster at ray_address, default $RAY_ADDRESS, else a Ray started on this machine; executors.py); with
+    "ray" the target's queries also run there, as tasks of executors.TARGET_CHUNK images each.
     ray_task_memory_mb / ray_max_retries: the memory each shadow task reserves, and how often Ray re-runs a task
     whose process or node died. None of the executor settings changes the results or the cache keys.
     """

@@ -21,6 +21,12 @@ ray (`run_ray`, needs the optional extra `segaudit[ray]`; Ray is imported only h
 - an `InputError` in a task cancels the rest and is raised here, naming the file and the shadow; any other
   failure (retries exhausted, a crash) is collected, the other shadows finish, and `ShadowsFailed` says
   "k of K failed" with their keys. Finished shadows are in the cache, so a rerun trains only the failed ones.
+
+The target's queries (its signals on the pool and on the population) run, with the ray executor, as chunks of
+TARGET_CHUNK images (`query_ray`): one task per chunk opens the target once, checks the model and the images
+against the driver's sha256, and returns only the chunk's per-image signals, which the driver concatenates in
+the original order. Chunks start on batch boundaries and the label-only noise is seeded by the image's position
+in the whole list, so the signals are byte-identical to the driver's own `compute_signals`.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +48,13 @@ if TYPE_CHECKING:
 
     from segaudit.audit.privacy.config import PrivacyConfig
     from segaudit.audit.privacy.shadows import ShadowJob
+    from segaudit.audit.privacy.signals import Signals
 
 log = logging.getLogger(__name__)
 RAY_INSTALL = "pip install -c constraints.txt -e '.[ray]' (the extra segaudit[ray]: ray 2.60.0)"
+# images per target-query task (rounded up to a multiple of the batch size): large enough that opening the model
+# and Ray's per-task cost (about a second) are small beside the queries, small enough to spread over the nodes
+TARGET_CHUNK = 128
 
 
 def require_ray() -> None:
@@ -183,10 +195,15 @@ def shadow_task(plan: list[ShadowJob], position: int) -> str:
 
 def verify_files(job: ShadowJob) -> None:
     """InputError naming the first training or validation file whose bytes differ from the planned ones."""
+    verify_rows(Path(job.package_root), (*job.train_rows, *job.val_rows), job.digests)
+
+
+def verify_rows(root: Path, rows: tuple[dict[str, str], ...], digests: tuple[tuple[str, ...], ...]) -> None:
+    """InputError naming the first image or mask of `rows` whose sha256 is not the planned one in `digests`
+    ([id, sha256(image), sha256(mask)] per row): read here, never from the digest cache."""
     from segaudit.models.checkpoint import sha256_file
 
-    root = Path(job.package_root)
-    for row, planned in zip((*job.train_rows, *job.val_rows), job.digests, strict=False):
+    for row, planned in zip(rows, digests, strict=False):
         for column, expected in (("image", planned[1]), ("mask", planned[2])):
             path = root / row[column]
             try:
@@ -198,6 +215,121 @@ def verify_files(job: ShadowJob) -> None:
                 raise InputError(f"the {column} of {row['id']!r} differs from the one the audit planned with "
                                  f"(sha256 {found[:12]}, planned {expected[:12]}): the package changed during the "
                                  "run, or this node reads another copy", path=path, field=column)
+
+
+@contextmanager
+def ray_session(settings: RaySettings | None) -> Iterator[None]:
+    """Connected to the cluster for the block (the target's queries and the shadows share one connection, and a
+    Ray started here starts once); nothing with the local executor (`settings` None)."""
+    if settings is None:
+        yield
+        return
+    import ray
+
+    owned = _connect(ray, settings)
+    try:
+        yield
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+@dataclass(frozen=True)
+class QueryChunk:
+    """One target-query task: consecutive rows of the list being queried, and what to query them with."""
+
+    model_path: str  # absolute: a checkpoint folder or a .pte, on storage every node shares
+    model_sha256: str  # of the model's artifact, as the driver resolved it
+    package_root: str  # absolute
+    rows: tuple[dict[str, str], ...]  # manifest rows (id, image, mask)
+    digests: tuple[tuple[str, ...], ...]  # [id, sha256(image), sha256(mask)] per row
+    first: int  # position of rows[0] in the whole list (seeds the label-only augmentations)
+    query: dict[str, Any] = field(default_factory=dict)  # compute_signals' map_size, probabilities, label_only,
+    # batch_size, seed
+    device: str = "cpu"
+
+
+def query_chunks(model_path: str | Path, model_sha256: str, package_root: str | Path,
+                 rows: list[dict[str, str]], digests: list[list[str]], query: dict[str, Any], device: str,
+                 chunk: int | None = None) -> list[QueryChunk]:
+    """`rows` cut into chunks of `chunk` (default TARGET_CHUNK) images, rounded up to a multiple of the batch size
+    so that every batch holds the same images as in one call over all rows."""
+    batch = int(query["batch_size"])
+    size = max(batch, -(-(chunk or TARGET_CHUNK) // batch) * batch)
+    kept = [{k: r[k] for k in ("id", "image", "mask")} for r in rows]
+    return [QueryChunk(model_path=str(Path(model_path).absolute()), model_sha256=model_sha256,
+                       package_root=str(Path(package_root).absolute()), rows=tuple(kept[start:start + size]),
+                       digests=tuple(tuple(d) for d in digests[start:start + size]), first=start, query=dict(query),
+                       device=device)
+            for start in range(0, len(kept), size)]
+
+
+def query_ray(groups: list[list[QueryChunk]], settings: RaySettings) -> list[Signals]:
+    """Run every chunk of every group as a Ray task (all submitted at once) and return, per group, its chunks'
+    signals concatenated in order. An InputError in a task cancels the rest and is raised here; any other
+    failure (retries exhausted) is a RuntimeError naming the chunk: the target's signals are all needed."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError
+
+    from segaudit.audit.privacy.signals import concat
+
+    with ray_session(settings):
+        _check_resources(ray, settings)
+        task = ray.remote(query_task).options(
+            num_cpus=1, num_gpus=settings.num_gpus, memory=settings.memory_mb * 2**20,
+            max_retries=settings.max_retries, retry_exceptions=False, name="segaudit-target")
+        refs = [[task.remote(chunk) for chunk in chunks] for chunks in groups]
+        flat = [(ref, chunk) for group, chunks in zip(refs, groups, strict=True)
+                for ref, chunk in zip(group, chunks, strict=True)]
+        results: dict[Any, Signals] = {}
+        for ref, chunk in flat:
+            try:
+                results[ref] = ray.get(ref)
+            except RayTaskError as error:
+                cause = getattr(error, "cause", None)
+                for other, _ in flat:
+                    if other not in results and other is not ref:
+                        ray.cancel(other)
+                if isinstance(cause, InputError):
+                    raise cause from None
+                raise RuntimeError(f"the target's query of images {chunk.first}-{chunk.first + len(chunk.rows) - 1} "
+                                   f"failed: {_describe(cause or error)}") from None
+            except RayError as error:
+                for other, _ in flat:
+                    if other not in results and other is not ref:
+                        ray.cancel(other)
+                raise RuntimeError(f"the target's query of images {chunk.first}-{chunk.first + len(chunk.rows) - 1} "
+                                   f"failed: {_describe(error)}") from None
+        return [concat([results[ref] for ref in group]) for group in refs]
+
+
+def query_task(chunk: QueryChunk) -> Signals:
+    """One chunk on a Ray worker: check the model and the images against the driver's sha256, open the model
+    once, return the chunk's per-image signals (no images, no model leave the task)."""
+    from segaudit.audit.privacy.signals import compute_signals
+    from segaudit.models.checkpoint import sha256_file
+    from segaudit.models.data.package import load_package
+    from segaudit.models.runtime import Segmenter
+
+    one_thread()
+    where = f"target query of images {chunk.first}-{chunk.first + len(chunk.rows) - 1}, node {_node()}"
+    try:
+        segmenter = Segmenter(chunk.model_path, device=chunk.device)
+        found = sha256_file(segmenter.artifact)
+        if found != chunk.model_sha256:
+            raise InputError(f"the model differs from the one the audit resolved (sha256 {found[:12]}, planned "
+                             f"{chunk.model_sha256[:12]}): it changed during the run, or this node reads another "
+                             "copy", path=segmenter.artifact)
+        segmenter.batch_size = int(chunk.query["batch_size"])
+        package = load_package(chunk.package_root)
+        verify_rows(package.root, chunk.rows, chunk.digests)
+        images = [package.read_image(r) for r in chunk.rows]
+        masks = [package.read_mask(r) for r in chunk.rows]
+        return compute_signals(segmenter, images, masks, package.spec.ignore_index, first=chunk.first,
+                               **chunk.query)
+    except InputError as error:
+        raise InputError(f"{error.message} ({where})", path=error.path, row=error.row,
+                         field=error.field) from None
 
 
 def probe_node(package_root: str, manifest_sha256: str, cache: str) -> str:

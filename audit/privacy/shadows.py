@@ -9,7 +9,8 @@ is the population split (or, without one, its out-half, used for checkpoint sele
 
 Cache: a shadow lives in CACHE/<key>/ where key hashes the recipe, the seed, and the ids and file sha256 of its
 train and val images; its signals on the pool and population in CACHE/<key>/signals-<query key>.npz. A second
-audit with the same data, recipe and seed trains nothing. Entries are written into a temporary folder and
+audit with the same data, recipe and seed trains nothing, and reads no image to hash it: the sha256 are cached
+by path, size and mtime beside the cache (digests.py). Entries are written into a temporary folder and
 renamed into place, so an interrupted run never leaves a half-trained shadow in the cache.
 
 Parallel: missing shadows train in `workers` processes (spawned, one torch thread each: on a small CPU several
@@ -32,9 +33,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from segaudit.audit.privacy.digests import cached_digests
 from segaudit.audit.privacy.executors import RaySettings
 from segaudit.audit.privacy.signals import Signals, compute_signals
-from segaudit.models.checkpoint import sha256_file
 from segaudit.models.train import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -107,9 +108,10 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def file_digests(root: Path, rows: list[dict[str, str]]) -> list[list[str]]:
-    """[id, sha256(image), sha256(mask)] per row: what the cache key depends on."""
-    return [[r["id"], sha256_file(root / r["image"]), sha256_file(root / r["mask"])] for r in rows]
+def file_digests(root: Path, rows: list[dict[str, str]], cache: str | Path | None = None) -> list[list[str]]:
+    """[id, sha256(image), sha256(mask)] per row: what the cache key depends on. With the shadow cache `cache`,
+    through the digest cache beside it (digests.py), so a rerun reads only the files that changed."""
+    return cached_digests(root, rows, cache)
 
 
 def make_jobs(package_root: Path, pool_rows: list[dict[str, str]], population_rows: list[dict[str, str]],
@@ -118,7 +120,7 @@ def make_jobs(package_root: Path, pool_rows: list[dict[str, str]], population_ro
     """One job per shadow, with its cache keys."""
     rows = [{k: r[k] for k in ("id", "image", "mask")} for r in pool_rows]
     population = [{k: r[k] for k in ("id", "image", "mask")} for r in population_rows]
-    digests = file_digests(package_root, rows + population)
+    digests = file_digests(package_root, rows + population, cache)
     pool_digests, population_digests = digests[: len(rows)], digests[len(rows):]
     query_key = digest({"v": CACHE_VERSION, "query": query, "images": digests})
     jobs = []

@@ -73,8 +73,48 @@ class Signals:
 
     @classmethod
     def load(cls, path: Path) -> Signals:
+        """The signals saved at `path`. The loss maps (by far the largest array: K shadows x P images x 2 x m x m)
+        are memory-mapped from the file, not read: their pages are read only when an attack touches them (the
+        loss-map attack), so the other attacks and a K = 256 audit do not hold every shadow's maps in memory."""
         with np.load(path) as data:
-            return cls(**{name: data[name] for name in data.files})
+            arrays = {name: data[name] for name in data.files if name != "maps"}
+            if "maps" in data.files:
+                arrays["maps"] = _mapped(path, "maps")
+                if arrays["maps"] is None:  # compressed (not written by `save`): read it
+                    arrays["maps"] = data["maps"]
+        return cls(**arrays)
+
+
+def _mapped(path: Path, name: str) -> np.ndarray | None:
+    """The array `name` of the .npz at `path` as a read-only memory map, or None when it is compressed.
+
+    `np.load(..., mmap_mode="r")` maps only .npy files; `np.savez` stores each array uncompressed in the zip, so
+    its bytes lie contiguous in the file after the member's local header and its .npy header: mapped from there.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset)
+        local = handle.read(30)  # the local file header; its name and extra fields follow
+        if local[:4] != b"PK\x03\x04":
+            return None
+        name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+        handle.seek(info.header_offset + 30 + name_length + extra_length)
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+    if dtype.hasobject:
+        return None
+    if not shape or 0 in shape:
+        return np.zeros(shape, dtype=dtype)
+    mapped = np.memmap(path, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=offset)
+    return np.asarray(mapped)  # a plain ndarray view of the map (no copy), so results keep their usual type
 
 
 def concat(parts: Sequence[Signals]) -> Signals:
@@ -89,8 +129,12 @@ def concat(parts: Sequence[Signals]) -> Signals:
 @torch.inference_mode()
 def compute_signals(model: Model, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], ignore_index: int,
                     map_size: int = 16, probabilities: bool = True, label_only: bool = True,
-                    batch_size: int = 16, seed: int = 0) -> Signals:
-    """Query `model` on every image (see the module docstring). Images: RGB uint8 [H, W, 3]; masks: [H, W]."""
+                    batch_size: int = 16, seed: int = 0, first: int = 0) -> Signals:
+    """Query `model` on every image (see the module docstring). Images: RGB uint8 [H, W, 3]; masks: [H, W].
+
+    `first`: the position of images[0] in the whole list being queried, when this call queries one chunk of it
+    (a Ray task, executors.query_ray): the label-only augmentations draw their noise from [seed, position], so
+    chunks that start on a batch boundary give the same signals as one call over the whole list."""
     size = int(model.image_size)
     conf, loss, maps, label_iou = [], [], [], []
     for start in range(0, len(images), batch_size):
@@ -103,7 +147,7 @@ def compute_signals(model: Model, images: Sequence[np.ndarray], masks: Sequence[
             maps.append(m.reshape(len(batch), len(QUERIES), map_size, map_size))
         if label_only:
             pairs = [pair for i in batch for pair in label_augmentations(images[i], masks[i], ignore_index,
-                                                                         np.random.default_rng([seed, i]))]
+                                                                         np.random.default_rng([seed, first + i]))]
             label_iou.append(_label_signals(model, pairs, size, ignore_index).reshape(len(batch), -1))
     return Signals(conf=np.concatenate(conf) if conf else None, loss=np.concatenate(loss) if loss else None,
                    maps=np.concatenate(maps) if maps else None,
