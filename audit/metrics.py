@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,28 +196,40 @@ def table_from_segmenter(model: Segmenter | str | Path, package: DatasetPackage 
     package = _as_package(package)
     check_unit(package, unit)
     segmenter = model if isinstance(model, Segmenter) else Segmenter(model)
+    check_segmenter(segmenter, package)
+    rows = split_rows(package, split)
+    records = list(zip(rows.index, rows.to_dict("records"), strict=True))
+    bar = tqdm(total=len(records), desc="inference", unit="img", disable=not progress)
+    try:
+        return _score(package, predict_records(segmenter, package, records, bar.update), where="model prediction",
+                      unit=unit)
+    finally:
+        bar.close()
+
+
+def check_segmenter(segmenter: Segmenter, package: DatasetPackage) -> None:
+    """Refuse a model whose class count differs from the package's; warn when only the class names differ."""
     if segmenter.num_classes != package.spec.num_classes:
         raise InputError(f"the model predicts {segmenter.num_classes} classes but the package declares "
                          f"{package.spec.num_classes}", path=segmenter.path, field="classes")
     if {int(k): v for k, v in segmenter.classes.items()} != package.spec.classes:
         log.warning("the model's class names %s differ from the package's %s; scoring by class id",
                     segmenter.classes, package.spec.classes)
-    rows = split_rows(package, split)
-    records = list(zip(rows.index, rows.to_dict("records"), strict=True))
-    bar = tqdm(total=len(records), desc="inference", unit="img", disable=not progress)
 
-    def predictions() -> Iterator[tuple[int, dict[str, Any], np.ndarray, Path]]:
-        for start in range(0, len(records), segmenter.batch_size):
-            batch = records[start:start + segmenter.batch_size]
-            masks = segmenter.predict_mask([package.read_image(r) for _, r in batch])
-            for (index, record), mask in zip(batch, masks, strict=True):
-                yield index, record, mask, segmenter.path
-            bar.update(len(batch))
 
-    try:
-        return _score(package, predictions(), where="model prediction", unit=unit)
-    finally:
-        bar.close()
+def predict_records(segmenter: Segmenter, package: DatasetPackage, records: Sequence[tuple[int, dict[str, Any]]],
+                    done: Callable[[int], object] | None = None) -> Iterator[tuple[int, dict[str, Any], np.ndarray,
+                                                                                    Path]]:
+    """(manifest index, record, predicted mask, model path) per record, predicted `segmenter.batch_size` images
+    at a time; `done(n)` after each batch of n. A caller that cuts the records into pieces cuts them on batch
+    boundaries, so every batch holds the same images as in one pass (the table is then the same bytes)."""
+    for start in range(0, len(records), segmenter.batch_size):
+        batch = records[start:start + segmenter.batch_size]
+        masks = segmenter.predict_mask([package.read_image(r) for _, r in batch])
+        for (index, record), mask in zip(batch, masks, strict=True):
+            yield index, record, mask, segmenter.path
+        if done is not None:
+            done(len(batch))
 
 
 def table_from_predictions(package: DatasetPackage | str | Path, predictions: str | Path, split: str = "test",
@@ -289,6 +301,22 @@ def _score(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, A
            where: str, unit: str = "image") -> pd.DataFrame:
     """Score (manifest index, record, predicted mask, source file) items into the per-image (or per-person)
     table."""
+    return table_from_rows(package, score_rows(package, predictions, where, unit))
+
+
+def table_from_rows(package: DatasetPackage, scored: list[dict[str, Any]]) -> pd.DataFrame:
+    """The table of rows `score_rows` made (in manifest order; from one pass or several pieces concatenated),
+    with the same column types as a table read from a file."""
+    if not scored:
+        raise InputError("no person instance in the images scored: nothing to audit per person",
+                         path=package.manifest_path)
+    return normalise_table(pd.DataFrame(scored))
+
+
+def score_rows(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, Any], np.ndarray, Path]],
+               where: str, unit: str = "image") -> list[dict[str, Any]]:
+    """The raw rows (plain dicts, one per image or person) of (manifest index, record, predicted mask, source
+    file) items: what a Ray task scoring a piece of a split returns (executors.table_ray)."""
     spec = package.spec
     scored: list[dict[str, Any]] = []
     for index, record, pred, source in predictions:
@@ -307,10 +335,7 @@ def _score(package: DatasetPackage, predictions: Iterable[tuple[int, dict[str, A
         subject = {"subject_id": record["subject_id"]} if "subject_id" in record else {}
         scored.append({ID: record[ID], "split": record["split"], **subject,
                        **{a: record[a] for a in spec.attributes}, **values})
-    if not scored:
-        raise InputError("no person instance in the images scored: nothing to audit per person",
-                         path=package.manifest_path)
-    return normalise_table(pd.DataFrame(scored))  # the same column types as a table read from a file
+    return scored
 
 
 def _score_people(package: DatasetPackage, record: dict[str, Any], pred: np.ndarray,

@@ -98,12 +98,14 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % (2**32))
 
 
-def train(data_dir: str | Path, run_dir: str | Path, config: TrainConfig, resume: bool = False,
+def train(data_dir: str | Path | DatasetPackage, run_dir: str | Path, config: TrainConfig, resume: bool = False,
           progress: bool = False) -> TrainResult:
-    """Train `config.model` on the package at `data_dir` into `run_dir`; see the module docstring."""
+    """Train `config.model` on the package at `data_dir` into `run_dir`; see the module docstring. `data_dir` may
+    also be a loaded package, e.g. a `DatasetPackage.view` of some of its rows (a shadow model's half, read in
+    place instead of copied)."""
     config.validate()
     run_dir = Path(run_dir)
-    package = load_package(data_dir)
+    package = data_dir if isinstance(data_dir, DatasetPackage) else load_package(data_dir)
     for split in ("train", "val"):
         if package.split(split).empty:
             raise InputError(f"the package has no '{split}' images; training needs train and val splits",

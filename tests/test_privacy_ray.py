@@ -4,7 +4,8 @@ module (`ray start --head --block`) and stopped by its process id; the two-node 
 
 - the local pool and Ray give byte-identical signals files and privacy outputs (tiny SINet audit, K = 4, 32 px),
   the target's queries running as chunked Ray tasks too; a second Ray run trains nothing; chunked target queries
-  (label-only augmentations included) are byte-identical to one call in the driver;
+  (label-only augmentations included) are byte-identical to one call in the driver; the fairness table of
+  `segaudit audit --executor ray`, scored in chunked Ray tasks, equals the driver's (table.csv byte-identical);
 - a shadow task killed once is re-run and the audit completes with no staging left; with no retries the kill is a
   failure for good, reported as "1 of 4 failed" with its key, and a rerun trains only that one;
 - an InputError inside a task (a node that cannot write the cache; a file that changed after planning) ends the
@@ -180,6 +181,52 @@ def test_target_queries_in_chunks_are_byte_identical_to_one_call(ray_head: Head,
     stale = [dataclasses.replace(c, model_sha256="0" * 64) for c in chunks[:1]]
     with pytest.raises(InputError, match=r"model differs .*target query of images 0-5"):
         query_ray([stale], RaySettings(address=ray_head.address))
+
+
+def test_the_fairness_table_in_chunks_is_identical_to_the_local_one(ray_head: Head, people: Path, target: Path,
+                                                                    tmp_path: Path) -> None:
+    """`segaudit audit --executor ray` scores the fairness split as chunked Ray tasks (executors.table_ray): over
+    all 24 images in chunks of 6 (3 batches of 2), the table equals the driver's `table_from_segmenter`, and its
+    table.csv is the same bytes; a node reading another model is refused, naming the chunk."""
+    import pandas as pd
+
+    from segaudit.app.audit_config import AuditConfig
+    from segaudit.app.full_audit import _ray_settings, _table
+    from segaudit.audit.metrics import table_from_segmenter, write_table
+    from segaudit.audit.privacy import executors
+    from segaudit.models.runtime import Segmenter
+
+    package = load_package(people)
+    segmenter = Segmenter(target, batch_size=2)
+    expected = table_from_segmenter(segmenter, package, "all")
+    settings = RaySettings(address=ray_head.address)
+    seen: list[list[int]] = []
+    real = executors.table_chunks
+
+    def spy(*args: object, **kwargs: object) -> list[executors.TableChunk]:
+        chunks = real(*args, **{**kwargs, "chunk": 5})
+        seen.append([c.first for c in chunks])
+        return chunks
+
+    executors.table_chunks = spy  # type: ignore[assignment]
+    try:
+        found = executors.table_ray(segmenter, package, "all", settings, cache=tmp_path / "cache")
+        # the whole audit's wiring: the privacy settings' executor sends the fairness inference to Ray too
+        config = AuditConfig(split="test", privacy=PrivacyConfig(executor="ray", ray_address=ray_head.address,
+                                                                 cache_dir=tmp_path / "cache"))
+        wired = _table(segmenter, package, config, _ray_settings(config), progress=False)
+    finally:
+        executors.table_chunks = real  # type: ignore[assignment]
+    assert seen == [[0, 6, 12, 18], [0, 6]]  # 5 rounded up to 3 batches of 2; the test split has 10 images
+    pd.testing.assert_frame_equal(found, expected)
+    pd.testing.assert_frame_equal(wired, table_from_segmenter(segmenter, package, "test"))
+    assert write_table(found, tmp_path / "ray.csv").read_bytes() == \
+        write_table(expected, tmp_path / "local.csv").read_bytes()
+    # a node reading another model is refused, naming the chunk
+    chunks = real(segmenter.path, "0" * 64, package.root, [(0, package.manifest.iloc[0].to_dict())],
+                  [["x", "", ""]], 2)
+    with pytest.raises(InputError, match=r"model differs .*fairness inference of images 0-0"):
+        executors.run_chunks(executors.table_task, [chunks], settings, name="segaudit-table", what="inference")
 
 
 def test_a_killed_task_is_retried_and_failures_are_reported_then_resumed(ray_head: Head, people: Path,

@@ -66,7 +66,8 @@ class PrivacyConfig:
     the CPU). Not part of the results or of the cache key.
     executor: where the shadows train, "local" (a process pool of `workers`) or "ray" (one task per shadow on
     the Ray cluster at ray_address, default $RAY_ADDRESS, else a Ray started on this machine; executors.py); with
-    "ray" the target's queries also run there, as tasks of executors.TARGET_CHUNK images each.
+    "ray" the target's queries also run there, as tasks of executors.TARGET_CHUNK images each, and so does the
+    whole audit's fairness inference (segaudit audit; executors.table_ray).
     ray_task_memory_mb / ray_max_retries: the memory each shadow task reserves, and how often Ray re-runs a task
     whose process or node died. None of the executor settings changes the results or the cache keys.
     """

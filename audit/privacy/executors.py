@@ -27,6 +27,11 @@ TARGET_CHUNK images (`query_ray`): one task per chunk opens the target once, che
 against the driver's sha256, and returns only the chunk's per-image signals, which the driver concatenates in
 the original order. Chunks start on batch boundaries and the label-only noise is seeded by the image's position
 in the whole list, so the signals are byte-identical to the driver's own `compute_signals`.
+
+`segaudit audit --executor ray` also scores the fairness split this way (`table_ray`): one task per chunk of
+TARGET_CHUNK images opens the model once, checks it and the images against the driver's sha256 and returns only
+the per-image rows (plain dicts); the driver concatenates them in manifest order and types them as the local
+path does, so table.csv is byte-identical. `run_chunks` is the one chunked-task runner both use.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -268,39 +273,45 @@ def query_ray(groups: list[list[QueryChunk]], settings: RaySettings) -> list[Sig
     """Run every chunk of every group as a Ray task (all submitted at once) and return, per group, its chunks'
     signals concatenated in order. An InputError in a task cancels the rest and is raised here; any other
     failure (retries exhausted) is a RuntimeError naming the chunk: the target's signals are all needed."""
+    from segaudit.audit.privacy.signals import concat
+
+    results = run_chunks(query_task, groups, settings, name="segaudit-target", what="the target's query")
+    return [concat(group) for group in results]
+
+
+def run_chunks(function: Callable[[Any], Any], groups: list[list[Any]], settings: RaySettings, *, name: str,
+               what: str, done: Callable[[int], object] | None = None) -> list[list[Any]]:
+    """`function(chunk)` as one Ray task per chunk of every group (all submitted at once; each chunk has `first`
+    and `rows`), returning the results per group in chunk order; `done(len(chunk.rows))` as each arrives in that
+    order. An InputError in a task cancels the rest and is raised here; any other failure (retries exhausted) is
+    a RuntimeError naming `what` and the chunk's images: every chunk is needed."""
     import ray
     from ray.exceptions import RayError, RayTaskError
 
-    from segaudit.audit.privacy.signals import concat
-
     with ray_session(settings):
         _check_resources(ray, settings)
-        task = ray.remote(query_task).options(
+        task = ray.remote(function).options(
             num_cpus=1, num_gpus=settings.num_gpus, memory=settings.memory_mb * 2**20,
-            max_retries=settings.max_retries, retry_exceptions=False, name="segaudit-target")
+            max_retries=settings.max_retries, retry_exceptions=False, name=name)
         refs = [[task.remote(chunk) for chunk in chunks] for chunks in groups]
         flat = [(ref, chunk) for group, chunks in zip(refs, groups, strict=True)
                 for ref, chunk in zip(group, chunks, strict=True)]
-        results: dict[Any, Signals] = {}
+        results: dict[Any, Any] = {}
         for ref, chunk in flat:
             try:
                 results[ref] = ray.get(ref)
-            except RayTaskError as error:
-                cause = getattr(error, "cause", None)
+            except (RayTaskError, RayError) as error:
+                cause = getattr(error, "cause", None) if isinstance(error, RayTaskError) else None
                 for other, _ in flat:
                     if other not in results and other is not ref:
                         ray.cancel(other)
                 if isinstance(cause, InputError):
                     raise cause from None
-                raise RuntimeError(f"the target's query of images {chunk.first}-{chunk.first + len(chunk.rows) - 1} "
+                raise RuntimeError(f"{what} of images {chunk.first}-{chunk.first + len(chunk.rows) - 1} "
                                    f"failed: {_describe(cause or error)}") from None
-            except RayError as error:
-                for other, _ in flat:
-                    if other not in results and other is not ref:
-                        ray.cancel(other)
-                raise RuntimeError(f"the target's query of images {chunk.first}-{chunk.first + len(chunk.rows) - 1} "
-                                   f"failed: {_describe(error)}") from None
-        return [concat([results[ref] for ref in group]) for group in refs]
+            if done is not None:
+                done(len(chunk.rows))
+        return [[results[ref] for ref in group] for group in refs]
 
 
 def query_task(chunk: QueryChunk) -> Signals:
@@ -327,6 +338,91 @@ def query_task(chunk: QueryChunk) -> Signals:
         masks = [package.read_mask(r) for r in chunk.rows]
         return compute_signals(segmenter, images, masks, package.spec.ignore_index, first=chunk.first,
                                **chunk.query)
+    except InputError as error:
+        raise InputError(f"{error.message} ({where})", path=error.path, row=error.row,
+                         field=error.field) from None
+
+
+@dataclass(frozen=True)
+class TableChunk:
+    """One fairness-table task: consecutive manifest rows of the audited split, and the model to score them with."""
+
+    model_path: str  # absolute: the model as the driver's Segmenter resolved it, on storage every node shares
+    model_sha256: str  # of the model's artifact, as the driver resolved it
+    package_root: str  # absolute
+    indices: tuple[int, ...]  # manifest index of each row (messages count rows from it)
+    rows: tuple[dict[str, Any], ...]  # whole manifest records (id, split, files, attributes)
+    digests: tuple[tuple[str, ...], ...]  # [id, sha256(image), sha256(mask)] per row
+    first: int  # position of rows[0] in the split
+    batch_size: int
+    unit: str = "image"
+
+
+def table_chunks(model_path: str | Path, model_sha256: str, package_root: str | Path,
+                 records: list[tuple[int, dict[str, Any]]], digests: list[list[str]], batch_size: int,
+                 unit: str = "image", chunk: int | None = None) -> list[TableChunk]:
+    """(manifest index, record) pairs cut into chunks of `chunk` (default TARGET_CHUNK) images, rounded up to a
+    multiple of the batch size so that every batch holds the same images as in one pass over the split."""
+    size = max(batch_size, -(-(chunk or TARGET_CHUNK) // batch_size) * batch_size)
+    return [TableChunk(model_path=str(Path(model_path).absolute()), model_sha256=model_sha256,
+                       package_root=str(Path(package_root).absolute()),
+                       indices=tuple(int(i) for i, _ in records[start:start + size]),
+                       rows=tuple(r for _, r in records[start:start + size]),
+                       digests=tuple(tuple(d) for d in digests[start:start + size]), first=start,
+                       batch_size=batch_size, unit=unit)
+            for start in range(0, len(records), size)]
+
+
+def table_ray(segmenter: Any, package: Any, split: str, settings: RaySettings, *, unit: str = "image",
+              cache: str | Path | None = None, chunk: int | None = None, progress: bool = False) -> Any:
+    """The per-image table of `split` (metrics.table_from_segmenter's), scored as chunked Ray tasks: each task
+    opens the model once and returns only its rows' plain dicts; the driver concatenates them in manifest order
+    and types them with `normalise_table`, as the local path does, so the table is the same. The images' digests
+    go through the digest cache beside the shadow cache `cache`. The tasks run on CPU, as the driver's own
+    inference does, whatever `settings.device` (the shadows' device) says: a GPU could change a few pixels."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from segaudit.audit.metrics import check_segmenter, check_unit, split_rows, table_from_rows
+    from segaudit.audit.privacy.digests import cached_digests
+    from segaudit.models.checkpoint import sha256_file
+
+    check_unit(package, unit)
+    check_segmenter(segmenter, package)
+    manifest = split_rows(package, split)
+    records = list(zip(manifest.index, manifest.to_dict("records"), strict=True))
+    digests = cached_digests(package.root, [{k: r[k] for k in ("id", "image", "mask")} for _, r in records], cache)
+    chunks = table_chunks(segmenter.path, sha256_file(segmenter.artifact), package.root, records, digests,
+                          segmenter.batch_size, unit=unit, chunk=chunk)
+    with tqdm(total=len(records), desc="inference (ray)", unit="img", disable=not progress) as bar:
+        (pieces,) = run_chunks(table_task, [chunks], replace(settings, device="cpu"), name="segaudit-table",
+                               what="the fairness inference", done=bar.update)
+    return table_from_rows(package, [row for piece in pieces for row in piece])
+
+
+def table_task(chunk: TableChunk) -> list[dict[str, Any]]:
+    """One chunk of the fairness split on a Ray worker: check the model and the images against the driver's
+    sha256, open the model once, predict and score; returns only the rows (plain dicts), no masks."""
+    from segaudit.audit.metrics import predict_records, score_rows
+    from segaudit.models.checkpoint import sha256_file
+    from segaudit.models.data.package import load_package
+    from segaudit.models.runtime import Segmenter
+
+    one_thread()
+    where = f"fairness inference of images {chunk.first}-{chunk.first + len(chunk.rows) - 1}, node {_node()}"
+    try:
+        segmenter = Segmenter(chunk.model_path, batch_size=chunk.batch_size)
+        found = sha256_file(segmenter.artifact)
+        if found != chunk.model_sha256:
+            raise InputError(f"the model differs from the one the audit resolved (sha256 {found[:12]}, planned "
+                             f"{chunk.model_sha256[:12]}): it changed during the run, or this node reads another "
+                             "copy", path=segmenter.artifact)
+        package = load_package(chunk.package_root)
+        verify_rows(package.root, chunk.rows, chunk.digests)
+        records = list(zip(chunk.indices, chunk.rows, strict=True))
+        return score_rows(package, predict_records(segmenter, package, records), where="model prediction",
+                          unit=chunk.unit)
     except InputError as error:
         raise InputError(f"{error.message} ({where})", path=error.path, row=error.row,
                          field=error.field) from None

@@ -4,8 +4,9 @@ Plan: the audit pool (members + non-members, P images) is split K/2 times into a
 shadow 2j trains on the half, shadow 2j+1 on the complement (an odd K adds one more random half). So every image
 is "in" for exactly K/2 shadows and "out" for the other K/2 (LiRA online needs both), and every shadow sees
 P/2 images. Each shadow is `models.train.train` with the target's recipe (architecture, input size, epochs,
-optimizer, DP settings) and its own seed, on a dataset package whose train split is its half and whose val split
-is the population split (or, without one, its out-half, used for checkpoint selection only).
+optimizer, DP settings) and its own seed, on a view of the dataset package (`DatasetPackage.view`, its files
+read in place) whose train split is its half and whose val split is the population split (or, without one, its
+out-half, used for checkpoint selection only).
 
 Cache: a shadow lives in CACHE/<key>/ where key hashes the recipe, the seed, and the ids and file sha256 of its
 train and val images; its signals on the pool and population in CACHE/<key>/signals-<query key>.npz. A second
@@ -20,7 +21,6 @@ Ray task each on a cluster (executors.py); both run `run_job` on the same jobs, 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -208,9 +208,8 @@ def _is_trained(folder: Path) -> bool:
 
 
 def _train(job: ShadowJob) -> None:
-    from segaudit.core.atomic import link_or_copy, recover_leftovers, staging_prefix
+    from segaudit.core.atomic import recover_leftovers, staging_prefix
     from segaudit.models.data.package import load_package
-    from segaudit.models.data.writer import MANIFEST_FILE
     from segaudit.models.train import quiet_training, train
 
     folder = job.folder
@@ -218,25 +217,13 @@ def _train(job: ShadowJob) -> None:
     recover_leftovers(folder)  # a shadow whose process was killed mid-training
     tmp = Path(tempfile.mkdtemp(prefix=staging_prefix(folder, "tmp"), dir=folder.parent))
     try:
-        source = load_package(job.package_root)
-        data = tmp / "data"
-        data.mkdir()
-        shutil.copy2(Path(job.package_root) / "dataset.yaml", data / "dataset.yaml")
-        manifest = []
-        for split, rows in (("train", job.train_rows), ("val", job.val_rows)):
-            for row in rows:
-                for column in ("image", "mask"):
-                    link_or_copy(Path(job.package_root) / row[column], data / row[column])
-                manifest.append({"id": row["id"], "image": row["image"], "mask": row["mask"], "split": split})
-        # attribute columns empty (unknown): training reads only images, masks and splits
-        with open(data / MANIFEST_FILE, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["id", "image", "mask", "split", *source.spec.attributes],
-                                    restval="", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(manifest)
+        # a view of the package with the half as its train split and the val rows as its val split, in the job's
+        # order: the files are read in place (no copy, no hard links), and training sees the same images in the
+        # same order as from the copied package shadows once trained on, so the weights and the key are unchanged
+        data = load_package(job.package_root).view({"train": [r["id"] for r in job.train_rows],
+                                                    "val": [r["id"] for r in job.val_rows]})
         with quiet_training():
             train(data, tmp / "run", TrainConfig(**job.recipe))
-        shutil.rmtree(data)
         shutil.rmtree(tmp / "run" / "last", ignore_errors=True)
         (tmp / "shadow.json").write_text(json.dumps({"index": job.index, "key": job.key, "recipe": job.recipe,
                                                      "train_ids": [r["id"] for r in job.train_rows],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,29 @@ class DatasetPackage:
     def split(self, name: str) -> pd.DataFrame:
         """The manifest rows of one split (train, val or test), in manifest order."""
         return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
+
+    def view(self, splits: Mapping[str, Sequence[str]]) -> DatasetPackage:
+        """A view of some rows, read in place: its manifest holds, for each split named in `splits`, the rows
+        with the given ids in the given order (relabelled with that split), and nothing else. Files, spec and
+        `manifest_path` stay the original package's (so `manifest_sha256` is the whole package's). A shadow
+        model trains on such a view instead of a hard-linked copy of its half (audit/privacy/shadows.py)."""
+        by_id = {str(i): n for n, i in enumerate(self.manifest["id"])}
+        positions, labels = [], []
+        for split, ids in splits.items():
+            for sample_id in ids:
+                if str(sample_id) not in by_id:
+                    raise InputError(f"id {sample_id!r} is not in the package", path=self.manifest_path, field="id")
+                positions.append(by_id[str(sample_id)])
+                labels.append(split)
+        manifest = self.manifest.iloc[positions].reset_index(drop=True)
+        manifest["split"] = labels
+        persons = None
+        if self.persons is not None:
+            persons = self.persons[self.persons["id"].astype(str).isin(set(manifest["id"].astype(str)))]
+        view = DatasetPackage(root=self.root, spec=self.spec, manifest=manifest, manifest_path=self.manifest_path,
+                              persons=persons)
+        view._rows = {sample_id: n + 1 for sample_id, n in by_id.items()}  # messages name the manifest file's rows
+        return view
 
     def read_image(self, row: pd.Series | dict[str, Any]) -> np.ndarray:
         """The RGB image of a manifest row as HxWx3 uint8, validated (files.py): InputError naming the file

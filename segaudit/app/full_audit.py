@@ -1,7 +1,8 @@
 """`run_audit`: the compliance review in one call — fairness, privacy, cards and report around one audit.json.
 
     model + dataset package
-      -> per-image table (inference through runtime.Segmenter: what a phone produces)
+      -> per-image table (inference through runtime.Segmenter: what a phone produces; with the privacy
+         settings' --executor ray, as chunked Ray tasks giving the same table)
       -> performance (pooled mIoU with a bootstrap CI) and the fairness audit        -> OUT/fairness/
       -> the membership-inference audit (optional)                                   -> OUT/privacy/
       -> audit.json (docs/audit-json.md)
@@ -57,11 +58,11 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
     facts = _facts(config)  # read early: a bad facts file fails before an hour of shadows
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with staged_folder(out, tag="staging") as staging:  # also removes what killed audits left beside OUT
-        from segaudit.audit.metrics import table_from_segmenter
-
+    ray = _ray_settings(config)  # one Ray connection (or one Ray started here) for the inference and the privacy
+    # audit; the staged folder also removes what killed audits left beside OUT
+    with staged_folder(out, tag="staging") as staging, _ray_session(ray):
         step = time.perf_counter()
-        table = table_from_segmenter(segmenter, package, config.split, progress=progress)
+        table = _table(segmenter, package, config, ray, progress)
         performance = performance_summary(table, package.spec.classes, config.split, seed=config.seed)
         fairness = audit_fairness(table, package.spec, config.fairness)
         write_fairness(fairness, staging / OUTPUTS["fairness"], table)
@@ -105,6 +106,38 @@ def run_audit(model: str | Path, data: str | Path, out: str | Path, config: Audi
         (staging / AUDIT_FILE).write_text(json_text(audit), encoding="utf-8")  # checked above; only seconds changed
     log.info("wrote %s", out / AUDIT_FILE)
     return audit
+
+
+def _ray_settings(config: AuditConfig) -> Any:
+    """The privacy settings' Ray executor (executors.RaySettings), or None for the local executor: with
+    `--executor ray` the fairness split's inference runs on the cluster too."""
+    if config.privacy is None or config.privacy.executor != "ray":
+        return None
+    from segaudit.audit.privacy.executors import RaySettings
+
+    return RaySettings.from_config(config.privacy)
+
+
+def _ray_session(ray: Any) -> Any:
+    """One Ray connection (or one Ray started here) for the fairness inference and the privacy audit."""
+    from contextlib import nullcontext
+
+    if ray is None:
+        return nullcontext()
+    from segaudit.audit.privacy.executors import ray_session
+
+    return ray_session(ray)
+
+
+def _table(segmenter: Any, package: DatasetPackage, config: AuditConfig, ray: Any, progress: bool) -> Any:
+    """The per-image table of the audited split: in this process, or as chunked Ray tasks (the same table)."""
+    if ray is None:
+        from segaudit.audit.metrics import table_from_segmenter
+
+        return table_from_segmenter(segmenter, package, config.split, progress=progress)
+    from segaudit.audit.privacy.executors import table_ray
+
+    return table_ray(segmenter, package, config.split, ray, cache=config.privacy.cache, progress=progress)
 
 
 def _outputs(config: AuditConfig, privacy: bool) -> dict[str, str]:

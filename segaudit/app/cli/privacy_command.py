@@ -171,7 +171,8 @@ EXIT_SHADOWS_FAILED = 4
 def add_executor_options(group: argparse._ArgumentGroup) -> None:
     """--executor and --ray-address (shared by privacy, audit and demo)."""
     group.add_argument("--executor", choices=EXECUTORS, default=None,
-                       help=f"where shadow models train: local processes or tasks on a Ray cluster "
+                       help=f"where shadow models train and the target is queried (with segaudit audit, also "
+                            f"the fairness inference): local processes or tasks on a Ray cluster "
                             f"({_d('executor')}; ray needs the extra segaudit[ray])")
     group.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                        help="the Ray cluster of --executor ray (default $RAY_ADDRESS; without it, a Ray started on "
