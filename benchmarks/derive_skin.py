@@ -35,6 +35,7 @@ from segaudit.models.data.derive import ITA_CATEGORIES, ita_category
 from segaudit.models.data.derive_validation import category_mapping
 from segaudit.models.data.skin import (
     MIN_SKIN_PIXELS,
+    estimate_from_pixels,
     is_skin_colour,
     ita_degrees,
     skin_mask,
@@ -81,7 +82,7 @@ def run(n: int, size: int, seed: int) -> dict[str, list[dict]]:
             for method, image, used in (("before", scene.image, old_used),
                                         ("after", scene.image, skin_mask(scene.image, own)),
                                         ("after + white balance", balanced, skin_mask(balanced, own))):
-                ita = old_ita if method == "before" else _estimate(image, used)
+                ita = old_ita if method == "before" else estimate_from_pixels(image[used]).ita_deg
                 pixels = image[used]
                 negative_b = float((rgb2lab(pixels.astype(np.float64) / 255.0)[:, 2] <= 0).mean()) \
                     if len(pixels) else math.nan
@@ -89,16 +90,6 @@ def run(n: int, size: int, seed: int) -> dict[str, list[dict]]:
                                         "purity": float((used & own_skin).sum() / used.sum()) if used.any()
                                         else math.nan, "negative_b": negative_b})
     return records
-
-
-def _estimate(image: np.ndarray, used: np.ndarray) -> float:
-    """The after-method's value from its pixels (the same rule as estimate_skin: count, then ITA spread)."""
-    pixels = image[used]
-    if len(pixels) < MIN_SKIN_PIXELS:
-        return math.nan
-    ita = ita_degrees(pixels)
-    low, high = np.percentile(ita, [25, 75])
-    return float(np.median(ita)) if high - low <= 30.0 else math.nan
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:

@@ -40,9 +40,8 @@ from segaudit.models.data.skin import (
     SEVERAL_PEOPLE,
     SkinEstimate,
     estimate_skin,
-    head_region,
     ita_degrees,
-    skin_pixels_of,
+    skin_mask,
     white_balanced,
 )
 from segaudit.models.data.spec import (
@@ -146,10 +145,7 @@ def skin_pixels(image: np.ndarray, mask: np.ndarray, classes: dict[int, str],
     only pixels that can be skin and are not in deep shade (see `models.data.skin`)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != mask.shape:
         raise ValueError(f"expected an HxWx3 image and an HxW mask, got {image.shape} and {mask.shape}")
-    person = person_mask(mask, classes)
-    skin = skin_region(classes, mask)
-    region = (skin & person) if skin is not None else head_region(person)
-    pixels = skin_pixels_of(image[region])
+    pixels = image[skin_mask(image, person_mask(mask, classes), skin_region(classes, mask))]
     return pixels if len(pixels) >= min_pixels else pixels[:0]
 
 
@@ -310,21 +306,20 @@ def _derive(package: DatasetPackage, progress: bool, white_balance: bool) -> Der
         skin = skin_region(classes, mask)
         if white_balance:
             image = white_balanced(image, ~person & ~np.isin(mask, [package.spec.ignore_index]))
-        estimate = estimate_skin(image, person, skin)
         if package.spec.instances:
             instances = _read_instances(package, row, index)
             people = package.persons_of(str(row["id"]), instances)["instance"].tolist()
+            estimates = []
             for instance in people:
                 one = instances == instance
-                person_estimate = estimate_skin(image, one, skin)
-                persons[str(row["id"]), int(instance)] = _cells(person_estimate, silhouette_measures(one))
-                evidence.append(_evidence_row(str(row["id"]), int(instance), person_estimate, method))
-            if len(people) == 1:
-                estimate = estimate_skin(image, instances == people[0], skin)
-            elif len(people) > 1:
-                estimate = SkinEstimate(math.nan, 0, math.nan, SEVERAL_PEOPLE)
-            else:
-                estimate = SkinEstimate(math.nan, 0, math.nan, NO_PERSON)
+                estimates.append(estimate_skin(image, one, skin))
+                persons[str(row["id"]), int(instance)] = _cells(estimates[-1], silhouette_measures(one))
+                evidence.append(_evidence_row(str(row["id"]), int(instance), estimates[-1], method))
+            # the image's own value: its one person's, else unknown (several people have no single tone)
+            estimate = estimates[0] if len(estimates) == 1 else SkinEstimate(
+                math.nan, 0, math.nan, SEVERAL_PEOPLE if estimates else NO_PERSON)
+        else:
+            estimate = estimate_skin(image, person, skin)
         evidence.append(_evidence_row(str(row["id"]), None, estimate, method))
         for name, cell in _cells(estimate, silhouette_measures(person)).items():
             images[name].append(cell)

@@ -173,7 +173,11 @@ def estimate_skin(image: np.ndarray, person: np.ndarray, skin: np.ndarray | None
     annotated skin/face pixels and replaces the head geometry. Returns the median ITA with its evidence."""
     if not np.asarray(person).any():
         return SkinEstimate(math.nan, 0, math.nan, NO_PERSON)
-    pixels = image[skin_mask(image, person, skin)]
+    return estimate_from_pixels(image[skin_mask(image, person, skin)], min_pixels)
+
+
+def estimate_from_pixels(pixels: np.ndarray, min_pixels: int = MIN_SKIN_PIXELS) -> SkinEstimate:
+    """The median ITA of [N, 3] uint8 pixels already chosen as skin, unknown when too few or too spread."""
     if len(pixels) < min_pixels:
         return SkinEstimate(math.nan, len(pixels), math.nan, TOO_FEW)
     ita = ita_degrees(pixels)
