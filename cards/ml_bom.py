@@ -39,7 +39,8 @@ def ml_bom(audit: dict[str, Any], facts: dict[str, Any] | None = None, min_group
     model = audit["model"]
     performance = audit.get("performance") or {}
     fairness = audit["fairness"]
-    metrics, suppressed = _performance_metrics(performance, fairness, min_group_size)
+    plan = suppression_plan(fairness, min_group_size)
+    metrics, suppressed = _performance_metrics(performance, fairness, plan)
     component = {
         "type": "machine-learning-model", "bom-ref": MODEL_REF, "name": str(model["name"]),
         "version": str(model.get("version", "")),
@@ -57,7 +58,7 @@ def ml_bom(audit: dict[str, Any], facts: dict[str, Any] | None = None, min_group
             },
             "quantitativeAnalysis": {"performanceMetrics": metrics},
             "considerations": {
-                "fairnessAssessments": _fairness_assessments(fairness, facts, min_group_size),
+                "fairnessAssessments": _fairness_assessments(fairness, facts, plan),
                 "ethicalConsiderations": _privacy_considerations(audit.get("privacy"), facts),
             },
             "properties": _properties({"fairness_verdict": fairness.get("verdict"),
@@ -96,14 +97,13 @@ def _serial(sha256: str, finished: str) -> str:
 
 
 def _performance_metrics(performance: dict[str, Any], fairness: dict[str, Any],
-                         min_group_size: int) -> tuple[list[dict[str, Any]], int]:
+                         plan: set[tuple[str, ...]]) -> tuple[list[dict[str, Any]], int]:
     out: list[dict[str, Any]] = []
     if performance.get("miou") is not None:
         low, high = (performance.get("miou_ci") or [None, None])[:2]
         out.append(_metric("mIoU", performance["miou"], f"all images ({performance.get('split', 'test')} split)",
                            low, high))
     suppressed = 0
-    plan = suppression_plan(fairness, min_group_size)
     for scope in ("attributes", "intersections"):
         for name, result in (fairness.get(scope) or {}).items():
             for group in result.get("groups", []):
@@ -125,9 +125,8 @@ def _metric(kind: str, value: float, slice_: str, low: float | None, high: float
 
 
 def _fairness_assessments(fairness: dict[str, Any], facts: dict[str, Any],
-                          min_group_size: int) -> list[dict[str, Any]]:
+                          plan: set[tuple[str, ...]]) -> list[dict[str, Any]]:
     mitigations = facts.get("mitigations") or {}
-    plan = suppression_plan(fairness, min_group_size)
     out = []
     for name, result in (fairness.get("attributes") or {}).items():
         groups = {g["group"]: g for g in result.get("groups", [])}
