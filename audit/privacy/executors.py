@@ -314,23 +314,31 @@ def run_chunks(function: Callable[[Any], Any], groups: list[list[Any]], settings
         return [[results[ref] for ref in group] for group in refs]
 
 
+def checked_segmenter(model_path: str, model_sha256: str, device: str = "cpu") -> Any:
+    """The model a task was planned with, opened once: an InputError when the file this node reads is not the
+    one the driver resolved (it changed during the run, or the node reads another copy)."""
+    from segaudit.models.checkpoint import sha256_file
+    from segaudit.models.runtime import Segmenter
+
+    segmenter = Segmenter(model_path, device=device)
+    found = sha256_file(segmenter.artifact)
+    if found != model_sha256:
+        raise InputError(f"the model differs from the one the audit resolved (sha256 {found[:12]}, planned "
+                         f"{model_sha256[:12]}): it changed during the run, or this node reads another copy",
+                         path=segmenter.artifact)
+    return segmenter
+
+
 def query_task(chunk: QueryChunk) -> Signals:
     """One chunk on a Ray worker: check the model and the images against the driver's sha256, open the model
     once, return the chunk's per-image signals (no images, no model leave the task)."""
     from segaudit.audit.privacy.signals import compute_signals
-    from segaudit.models.checkpoint import sha256_file
     from segaudit.models.data.package import load_package
-    from segaudit.models.runtime import Segmenter
 
     one_thread()
     where = f"target query of images {chunk.first}-{chunk.first + len(chunk.rows) - 1}, node {_node()}"
     try:
-        segmenter = Segmenter(chunk.model_path, device=chunk.device)
-        found = sha256_file(segmenter.artifact)
-        if found != chunk.model_sha256:
-            raise InputError(f"the model differs from the one the audit resolved (sha256 {found[:12]}, planned "
-                             f"{chunk.model_sha256[:12]}): it changed during the run, or this node reads another "
-                             "copy", path=segmenter.artifact)
+        segmenter = checked_segmenter(chunk.model_path, chunk.model_sha256, device=chunk.device)
         segmenter.batch_size = int(chunk.query["batch_size"])
         package = load_package(chunk.package_root)
         verify_rows(package.root, chunk.rows, chunk.digests)
@@ -405,19 +413,13 @@ def table_task(chunk: TableChunk) -> list[dict[str, Any]]:
     """One chunk of the fairness split on a Ray worker: check the model and the images against the driver's
     sha256, open the model once, predict and score; returns only the rows (plain dicts), no masks."""
     from segaudit.audit.metrics import predict_records, score_rows
-    from segaudit.models.checkpoint import sha256_file
     from segaudit.models.data.package import load_package
-    from segaudit.models.runtime import Segmenter
 
     one_thread()
     where = f"fairness inference of images {chunk.first}-{chunk.first + len(chunk.rows) - 1}, node {_node()}"
     try:
-        segmenter = Segmenter(chunk.model_path, batch_size=chunk.batch_size)
-        found = sha256_file(segmenter.artifact)
-        if found != chunk.model_sha256:
-            raise InputError(f"the model differs from the one the audit resolved (sha256 {found[:12]}, planned "
-                             f"{chunk.model_sha256[:12]}): it changed during the run, or this node reads another "
-                             "copy", path=segmenter.artifact)
+        segmenter = checked_segmenter(chunk.model_path, chunk.model_sha256)
+        segmenter.batch_size = chunk.batch_size
         package = load_package(chunk.package_root)
         verify_rows(package.root, chunk.rows, chunk.digests)
         records = list(zip(chunk.indices, chunk.rows, strict=True))
