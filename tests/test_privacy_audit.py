@@ -1,6 +1,6 @@
 """The privacy audit end to end on seeded synthetic people at 32 px: the evidence the issue asks for.
 
-- a target overfit on 16 images is exposed (LiRA AUC >= 0.8, TPR at 1 % FPR far above 1 %);
+- a target overfit on 24 images is exposed and rated at least 'medium' by the calibrated rule;
 - a rerun takes every shadow from the cache and writes the same privacy.json;
 - bad input exits with code 2 naming the field.
 The DP-SGD target is in test_privacy_dp.py and the int8 program as target in test_privacy_program.py: separate
@@ -29,17 +29,17 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning"),
               pytest.mark.filterwarnings("ignore:This API is experimental")]
 
-# 16 members, 4 population (val), 16 non-members; sinet at 32 px trained well past the point of generalising.
+# 24 members, 4 population (val), 24 non-members; sinet at 32 px trained well past the point of generalising.
 RECIPE = {"model": "sinet", "size": 32, "epochs": 60, "batch_size": 8, "lr": 5e-3, "weight_decay": 0.0,
           "early_stop_patience": 1000, "lr_patience": 1000}
 SHADOWS = 4
-FAST = {"bootstrap": 300, "cnn_epochs": 15, "workers": 1, "min_group": 4}  # min_group 4: groups at 32 images
+FAST = {"bootstrap": 300, "cnn_epochs": 15, "workers": 1, "min_group": 4}  # min_group 4: groups at 48 images
 
 
 @pytest.fixture(scope="module")
 def people(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize(tmp_path_factory.mktemp("privacy") / "people", n=36, seed=0, size=64,
-                      split_fractions=(16 / 36, 4 / 36, 16 / 36), workers=1)
+    return synthesize(tmp_path_factory.mktemp("privacy") / "people", n=52, seed=0, size=64,
+                      split_fractions=(24 / 52, 4 / 52, 24 / 52), workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +52,22 @@ def overfit(people: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_overfit_target_is_exposed(overfit) -> None:
     _, _, result = overfit
-    assert (result.members, result.nonmembers, result.population) == (16, 16, 4)
+    assert (result.members, result.nonmembers, result.population) == (24, 24, 4)
     lira = result.attack("lira-online")
     assert lira.auc >= 0.8, lira
-    assert lira.tpr_at_fpr["0.01"] >= 0.1  # chance is 1 %; 16 non-members: the TPR at zero false positives
+    assert lira.tpr_at_fpr["0.01"] >= 0.1  # chance is 1 %; 24 non-members: the TPR at zero false positives
     assert lira.auc_ci[0] > 0.5
-    # rated as a leak by the test (16 + 16 images, 8 attacks, 5 % family-wise), not by point estimates: the
-    # family-wise AUC lower bound is above chance. Medium needs that bound at 0.60, which 16 + 16 images reach
-    # only from an AUC of about 0.82 - this fixture's LiRA sits at 0.80-0.84, so medium is not asserted.
-    assert result.risk_level in ("low", "medium", "high"), result.risk_reason
+    # rated by the test (8 attacks, 16 claims, 5 % family-wise), not by point estimates: 'medium' needs a
+    # family-wise AUC lower bound of 0.60. Measured here: LiRA online AUC 0.93, lower bound 0.80 ('high'); at
+    # 16 + 16 images the same recipe's bound sat near 0.60-0.73, too close to the bar for a test.
+    assert result.risk_level in ("medium", "high"), result.risk_reason
     strongest = max(result.rating["attacks"], key=lambda a: a["auc_lower"])
-    assert 0.5 < strongest["auc_lower"] < strongest["auc"]
+    assert 0.6 <= strongest["auc_lower"] < strongest["auc"]
     assert [a.name for a in result.attacks] == ["loss", "population", "lira-offline", "lira-online", "rmia",
                                                 "rmia-online", "loss-map-cnn", "label-only"]
-    # leave-one-shadow-out: each of the 4 shadows plays the target over all 32 pool images
+    # leave-one-shadow-out: each of the 4 shadows plays the target over all 48 pool images
     loo = {row["name"]: row for row in result.leave_one_out["attacks"]}
-    assert loo["rmia"]["trials"] == SHADOWS * 32 and "lira-online" not in loo  # 2 references: LiRA refused
+    assert loo["rmia"]["trials"] == SHADOWS * 48 and "lira-online" not in loo  # 2 references: LiRA refused
     assert any("lira-online" in note for note in result.leave_one_out["skipped"])
 
 
@@ -80,7 +80,7 @@ def test_privacy_json_has_the_issue_schema_and_per_group_results(overfit, tmp_pa
                 "leave_one_out"):
         assert key in data, key
     assert data["target"]["format"] == "checkpoint" and len(data["target"]["sha256"]) == 64
-    assert data["shadow_models"] == SHADOWS and data["shadows"]["train_size"] == 16
+    assert data["shadow_models"] == SHADOWS and data["shadows"]["train_size"] == 24
     attack = data["attacks"][0]
     for key in ("name", "auc", "auc_ci", "tpr_at_fpr", "advantage", "rated"):
         assert key in attack, key
@@ -92,7 +92,7 @@ def test_privacy_json_has_the_issue_schema_and_per_group_results(overfit, tmp_pa
     assert set(data["by_group"]) == {"skin_tone", "body_shape", "build", "age_group", "height_cm", "lighting"}
     rows = data["by_group"]["lighting"]
     assert {r["attack"] for r in rows} == {a.name for a in result.attacks}
-    assert sum(r["n"] for r in rows if r["attack"] == "loss") == 32
+    assert sum(r["n"] for r in rows if r["attack"] == "loss") == 48
     measured = [r for rows in data["by_group"].values() for r in rows if not r["insufficient"]]
     assert measured and all(r["auc_ci"][0] <= r["auc"] <= r["auc_ci"][1] for r in measured)
     assert all(r["auc"] is None for rows in data["by_group"].values() for r in rows if r["insufficient"])
