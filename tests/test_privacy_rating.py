@@ -92,6 +92,14 @@ def test_levels_follow_the_bounds() -> None:
     assert result.level == "none" and result.attacks[0].auc_upper < rating.NEGLIGIBLE_AUC
 
 
+def test_bounds_stay_inside_0_1_near_perfect_separation() -> None:
+    rng = np.random.default_rng(5)
+    scores, member = _binormal(rng, 0.97, 12, 12)
+    attack = rating.rate({"a": scores}, member).attacks[0]
+    raw = attack.auc + rating.stats.norm.ppf(1 - rating.ALPHA / 2) * attack.auc_se
+    assert raw > 1 and attack.auc_upper == 1.0 and 0.5 < attack.auc_lower < attack.auc
+
+
 def test_a_small_audit_is_inconclusive_never_none() -> None:
     rng = np.random.default_rng(4)
     scores, member = _binormal(rng, 0.5, 24, 24)

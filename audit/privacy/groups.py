@@ -21,7 +21,7 @@ from scipy import stats
 
 from segaudit.audit.fairness.subgroups import attribute_grouping
 from segaudit.audit.privacy import metrics
-from segaudit.audit.privacy.rating import delong
+from segaudit.audit.privacy.rating import auc_bounds, delong
 from segaudit.audit.stats.corrections import holm
 from segaudit.models.data.spec import DatasetSpec
 
@@ -51,7 +51,7 @@ def by_group(table: pd.DataFrame, spec: DatasetSpec, member: np.ndarray, scores:
                 else:
                     fpr, tpr, _ = metrics.roc_curve(values[inside], member[inside])
                     auc, se = delong(values[inside], member[inside])
-                    row.update({"auc": auc, "auc_ci": [auc - z * se, auc + z * se],
+                    row.update({"auc": auc, "auc_ci": list(auc_bounds(auc, se, z)),
                                 "tpr_at_fpr": {"0.01": metrics.tpr_at_fpr(fpr, tpr, 0.01)}, "insufficient": False})
                     estimates[attack].append((label, auc, se))
                 rows.append(row)

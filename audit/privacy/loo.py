@@ -26,7 +26,7 @@ from scipy import stats
 from segaudit.audit.privacy import metrics
 from segaudit.audit.privacy.attacks import AttackData, run_attack
 from segaudit.audit.privacy.config import PrivacyConfig, minimum_references
-from segaudit.audit.privacy.rating import delong
+from segaudit.audit.privacy.rating import auc_bounds, delong
 
 LOW_FPRS = (0.01, 0.001)
 
@@ -86,7 +86,7 @@ def _trials(name: str, scores: np.ndarray, inside: np.ndarray) -> dict[str, Any]
     z = stats.norm.ppf(0.975)
     n0 = int((~inside).sum())
     return {"name": name, "trials": int(inside.size), "members": int(inside.sum()), "nonmembers": n0,
-            "auc": auc, "auc_ci": [auc - z * se, auc + z * se],
+            "auc": auc, "auc_ci": list(auc_bounds(auc, se, z)),
             "tpr_at_fpr": {str(a): metrics.tpr_at_fpr(fpr, tpr, a) for a in LOW_FPRS},
             "fpr_resolution": 1.0 / n0, "resolves_0.001": n0 >= 1000}
 
@@ -99,6 +99,7 @@ def _null(name: str, scores: np.ndarray, member: np.ndarray, balanced: np.ndarra
             row[label] = None
             continue
         auc, se = delong(scores[keep], member[keep])
-        row[label] = {"auc": auc, "auc_ci": [auc - z * se, auc + z * se], "trials": int(keep.sum()),
-                      "covers_half": bool(auc - z * se <= 0.5 <= auc + z * se)}
+        low, high = auc_bounds(auc, se, z)
+        row[label] = {"auc": auc, "auc_ci": [low, high], "trials": int(keep.sum()),
+                      "covers_half": bool(low <= 0.5 <= high)}
     return row

@@ -118,6 +118,12 @@ def delong(scores: np.ndarray, member: np.ndarray) -> tuple[float, float]:
     return auc, float(np.sqrt(variance))
 
 
+def auc_bounds(auc: float, se: float, z: float) -> tuple[float, float]:
+    """auc -/+ z se, kept inside [0, 1] (the normal approximation can step outside near perfect separation;
+    clipping moves no bound across any bar of the rating)."""
+    return max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
 def hanley_mcneil_se(auc: float, n1: int, n0: int) -> float:
     """Standard error of an AUC at sizes (n1, n0) under the exponential model (Hanley & McNeil 1982): the
     planning formula behind the minimum detectable AUC."""
@@ -166,7 +172,7 @@ def rate_attack(name: str, scores: np.ndarray, member: np.ndarray, tests: int, a
     n1, n0 = int(member.sum()), int((~member).sum())
     auc, se = delong(scores, member)
     z = stats.norm.ppf(1 - alpha / tests)  # tests = 2 m: this attack's AUC claim gets alpha / (2 m)
-    lower, upper = auc - z * se, auc + z * se
+    lower, upper = auc_bounds(auc, se, z)
     selection = held_out_split(member, seed)
     needed = int(np.ceil(1 / TARGET_FPR))
     resolved = int((selection & ~member).sum()) >= needed and int((~selection & ~member).sum()) >= needed
