@@ -17,7 +17,8 @@ import functools
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -73,8 +74,10 @@ class TupleDataset(Dataset):
 
 
 def make_private(model: nn.Module, optimizer: Optimizer, loader: DataLoader, config: DPConfig, epochs: int,
-                 seed: int):  # noqa: ANN201 - Opacus' own types
-    """Wrap model, optimizer and loader for DP-SGD with the noise calibrated to reach `config.epsilon`."""
+                 seed: int, canaries: GradientCanaries | None = None):  # noqa: ANN201 - Opacus' own types
+    """Wrap model, optimizer and loader for DP-SGD with the noise calibrated to reach `config.epsilon`.
+    `canaries`: Dirac gradient canaries to inject and observe (a white-box audit of this run; see
+    GradientCanaries)."""
     import torch
     from opacus import PrivacyEngine
 
@@ -93,6 +96,8 @@ def make_private(model: nn.Module, optimizer: Optimizer, loader: DataLoader, con
         )
     log.info("DP-SGD: noise multiplier %.3f for epsilon %.2f, delta %g over %d epochs",
              private_optimizer.noise_multiplier, config.epsilon, config.delta, epochs)
+    if canaries is not None:
+        canaries.install(private_optimizer, sample_rate=1 / len(tuple_loader), max_grad_norm=config.max_grad_norm)
     return private_model, private_optimizer, private_loader, engine
 
 
@@ -129,3 +134,69 @@ def _one_step_rdp(sigma: float, sample_rate: float) -> tuple[float, ...]:
     from opacus.accountants.analysis import rdp as analysis
 
     return tuple(analysis.compute_rdp(q=sample_rate, noise_multiplier=sigma, steps=1, orders=_orders()))
+
+
+@dataclass
+class GradientCanaries:
+    """Dirac gradient canaries for a white-box audit of one DP-SGD run (Steinke, Nasr & Jagielski 2023, white-box
+    auditing with Dirac canaries).
+
+    Canary i is an extra training example whose clipped gradient is `max_grad_norm` times the unit vector of one
+    coordinate of the flattened trainable parameters: its norm is exactly the clipping norm, the most any example
+    may contribute. When the run starts, m distinct coordinates are drawn and each canary is included with
+    probability 1/2 (`included`, seeded). An included canary is Poisson-sampled into each step at the loader's
+    sample rate, like every training example, and its gradient is added to the step's sum of clipped gradients
+    *before* Opacus adds the noise. So the run's DP guarantee covers the canaries exactly as it covers the
+    training images, and the accountant needs no change. The white-box auditor sees every noisy gradient:
+    `observed[i]` is the sum over steps of the noisy summed gradient at canary i's coordinate (an included canary
+    adds about steps x sample rate x max_grad_norm). The model trains on the canaries too, as on any example.
+    """
+
+    m: int
+    seed: int = 0
+    parameters: int = field(init=False, default=0)  # trainable parameters the coordinates are drawn from
+    coordinates: np.ndarray = field(init=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    included: np.ndarray = field(init=False, default_factory=lambda: np.zeros(0, dtype=bool))
+    observed: np.ndarray = field(init=False, default_factory=lambda: np.zeros(0))
+    steps: int = field(init=False, default=0)
+    sampled: int = field(init=False, default=0)  # canary inclusions over all steps
+
+    def __post_init__(self) -> None:
+        checks.integer(self.m, "canaries", minimum=1)
+        checks.integer(self.seed, "seed", minimum=0)
+
+    def install(self, optimizer: Any, sample_rate: float, max_grad_norm: float) -> None:
+        """Draw the canaries over the optimizer's parameters and wrap its `add_noise`: add the sampled canaries'
+        gradients to the clipped sum, let Opacus add its noise, then record the noisy sum at every canary."""
+        import torch
+
+        params = list(optimizer.params)
+        sizes = np.array([p.numel() for p in params], dtype=np.int64)
+        self.parameters = int(sizes.sum())
+        if self.m > self.parameters:
+            raise InputError(f"{self.m} gradient canaries need as many distinct coordinates, the model has "
+                             f"{self.parameters} trainable parameters", field="canaries")
+        rng = np.random.default_rng([self.seed, 0xD12A])
+        self.coordinates = np.sort(rng.choice(self.parameters, size=self.m, replace=False))
+        self.included = rng.random(self.m) < 0.5
+        self.observed = np.zeros(self.m)
+        ends = np.cumsum(sizes)
+        owner = np.searchsorted(ends, self.coordinates, side="right")
+        slots = [(params[k], np.flatnonzero(owner == k),
+                  torch.as_tensor(self.coordinates[owner == k] - (ends[k] - sizes[k]), device=params[k].device))
+                 for k in np.unique(owner)]
+        sampler = np.random.default_rng([self.seed, 0x5A3E])
+        original = optimizer.add_noise
+
+        def add_noise() -> None:
+            sampled = self.included & (sampler.random(self.m) < sample_rate)
+            self.sampled += int(sampled.sum())
+            for param, which, local in slots:
+                push = torch.as_tensor(sampled[which] * max_grad_norm, dtype=param.summed_grad.dtype)
+                param.summed_grad.view(-1)[local] += push.to(param.summed_grad.device)
+            original()
+            for param, which, local in slots:
+                self.observed[which] += param.grad.detach().reshape(-1)[local].double().cpu().numpy()
+            self.steps += 1
+
+        optimizer.add_noise = add_noise

@@ -30,7 +30,7 @@ from segaudit.models.checkpoint import load_training_state, save_checkpoint, sav
 from segaudit.models.data.package import DatasetPackage, load_package
 from segaudit.models.data.torch_dataset import make_loader
 from segaudit.models.device import check_device, resolve_device
-from segaudit.models.dp import DPConfig, epsilon_spent, make_private, replace_batchnorm
+from segaudit.models.dp import DPConfig, GradientCanaries, epsilon_spent, make_private, replace_batchnorm
 from segaudit.models.evaluate import SegmentationMetrics
 from segaudit.models.losses import build_loss, class_weights, count_class_pixels
 from segaudit.models.registry import build
@@ -99,11 +99,15 @@ def seed_everything(seed: int) -> None:
 
 
 def train(data_dir: str | Path | DatasetPackage, run_dir: str | Path, config: TrainConfig, resume: bool = False,
-          progress: bool = False) -> TrainResult:
+          progress: bool = False, canaries: GradientCanaries | None = None) -> TrainResult:
     """Train `config.model` on the package at `data_dir` into `run_dir`; see the module docstring. `data_dir` may
     also be a loaded package, e.g. a `DatasetPackage.view` of some of its rows (a shadow model's half, read in
-    place instead of copied)."""
+    place instead of copied). `canaries`: Dirac gradient canaries injected into a DP-SGD run and observed (the
+    white-box canary audit; models.dp.GradientCanaries)."""
     config.validate()
+    if canaries is not None and config.dp is None:
+        raise InputError("gradient canaries audit DP-SGD's clipping and noise; this recipe trains without DP "
+                         "(set dp_epsilon)", field="dp_epsilon")
     run_dir = Path(run_dir)
     package = data_dir if isinstance(data_dir, DatasetPackage) else load_package(data_dir)
     for split in ("train", "val"):
@@ -130,7 +134,7 @@ def train(data_dir: str | Path | DatasetPackage, run_dir: str | Path, config: Tr
     engine = None
     if config.dp is not None:
         model, optimizer, train_loader, engine = make_private(model, optimizer, train_loader, config.dp,
-                                                              config.epochs, config.seed)
+                                                              config.epochs, config.seed, canaries)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=config.lr_factor,
                                                            patience=config.lr_patience)
 

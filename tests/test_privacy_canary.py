@@ -7,6 +7,10 @@ simulation of a mechanism that is exactly eps0-DP, and the audit end to end on s
   1 - confidence of 200 seeded trials, and with many canaries it comes close to eps0;
 - end to end: a recipe without DP trained on a few images and the canaries (the CLI, one training in the module
   fixture) gives a bound > 0; a DP-SGD recipe (2 epochs, cheap) gives a bound in [0, epsilon spent];
+- gradient canaries (white-box): injected exactly (a fake optimizer without noise); a DP-SGD run at epsilon 8
+  gets a bound well above 0 and below what its accountant spent; the same audit catches a DP bug made on purpose
+  (Opacus adding a twentieth of the noise its accountant charges for: the bound exceeds the claimed epsilon),
+  which the honest run at that epsilon does not;
 - bad input exits with code 2 naming the field or file.
 """
 
@@ -35,6 +39,7 @@ from segaudit.audit.privacy.canary import (
 )
 from segaudit.core.errors import InputError
 from segaudit.models.data.synth import synthesize
+from segaudit.models.dp import GradientCanaries
 from segaudit.models.train import TrainConfig
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -172,6 +177,112 @@ def test_a_dp_sgd_recipe_gets_a_bound_within_what_its_accountant_spent(people: P
     assert 0.0 <= result.epsilon_lower_bound <= result.dp_epsilon_spent
     assert result.delta == recipe.dp_delta
     assert "the run spent epsilon" in result.summary()
+
+
+# --- gradient canaries (white-box) ---------------------------------------------------------------------------
+
+# 32 training images, batch 8 (sample rate 1/4), 4 epochs: 16 DP-SGD steps of SINet at 32 px
+DP_RECIPE = {**RECIPE, "epochs": 4}
+GRADIENT_CANARIES = 5000
+
+
+class NoiselessOptimizer:
+    """What GradientCanaries sees of Opacus' DPOptimizer: params with summed_grad, and add_noise setting p.grad."""
+
+    def __init__(self, shapes: list[tuple[int, ...]]) -> None:
+        import torch
+
+        self.params = [torch.zeros(shape) for shape in shapes]
+        for param in self.params:
+            param.summed_grad = torch.zeros_like(param)
+
+    def add_noise(self) -> None:
+        for param in self.params:
+            param.grad = param.summed_grad.clone()
+            param.summed_grad.zero_()
+
+
+def test_gradient_canaries_add_the_clipping_norm_at_their_coordinates_when_sampled() -> None:
+    optimizer = NoiselessOptimizer([(3, 4), (5,), (2, 2, 2)])
+    canaries = GradientCanaries(m=20, seed=3)
+    canaries.install(optimizer, sample_rate=1.0, max_grad_norm=2.5)
+    assert canaries.parameters == 25 and np.unique(canaries.coordinates).size == 20
+    for _ in range(3):
+        optimizer.add_noise()
+    assert canaries.steps == 3 and canaries.sampled == 3 * canaries.included.sum()
+    np.testing.assert_array_equal(canaries.observed, np.where(canaries.included, 3 * 2.5, 0.0))
+    flat = np.concatenate([p.grad.reshape(-1).numpy() for p in optimizer.params])  # the last step's gradient
+    np.testing.assert_array_equal(flat[canaries.coordinates], np.where(canaries.included, 2.5, 0.0))
+    assert flat[np.setdiff1d(np.arange(25), canaries.coordinates)].sum() == 0
+    # Poisson sampling at rate 0.3: each included canary is in a step with probability 0.3
+    optimizer, canaries = NoiselessOptimizer([(100, 100)]), GradientCanaries(m=2000, seed=4)
+    canaries.install(optimizer, sample_rate=0.3, max_grad_norm=1.0)
+    for _ in range(10):
+        optimizer.add_noise()
+    trials = 10 * int(canaries.included.sum())
+    assert stats.binomtest(canaries.sampled, trials, 0.3).pvalue > 1e-3
+    assert canaries.observed[~canaries.included].sum() == 0
+    with pytest.raises(InputError, match="canaries"):
+        GradientCanaries(m=30).install(NoiselessOptimizer([(5, 5)]), sample_rate=0.5, max_grad_norm=1.0)
+
+
+@pytest.fixture(scope="module")
+def dp_people(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize(tmp_path_factory.mktemp("dp-canary") / "people", n=40, seed=0, size=64,
+                      split_fractions=(32 / 40, 8 / 40, 0.0), workers=1)
+
+
+def test_gradient_canaries_bound_a_dp_sgd_run_below_what_it_spent(dp_people: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "config.json"
+    recipe.write_text(json.dumps(asdict(TrainConfig(**{**DP_RECIPE, "dp_epsilon": 8.0}))))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["dp-audit", "--kind", "gradients", "--recipe", str(recipe), "--data", str(dp_people),
+                     "--out", str(tmp_path / "dp.json"), "--canaries", str(GRADIENT_CANARIES), "--seed", "1"])
+    assert code == 0
+    data = json.loads((tmp_path / "dp.json").read_text())
+    assert data["kind"] == "gradients" and data["method"].startswith("one-run canary audit") and "white-box" in \
+        data["method"]
+    assert 0 < data["dp_epsilon_spent"] <= 8.0 and data["steps"] == 16 and data["canary_split"] is None
+    # measured 1.4-1.6 on this run: far from vacuous, and below the accountant's epsilon as DP requires
+    assert 1.0 < data["epsilon_lower_bound"] <= data["dp_epsilon_spent"], data["guesses"]
+    assert data["m"] == len(data["scores"]) == len(data["canary_ids"]) == GRADIENT_CANARIES
+    included = np.array(data["canary_included"])
+    assert data["included"] == included.sum() and np.mean(np.array(data["scores"])[included]) > np.mean(
+        np.array(data["scores"])[~included])
+    assert "gradient canaries, white-box" in printed.getvalue()
+
+
+def test_a_dp_bug_that_adds_less_noise_than_accounted_is_caught(dp_people: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opacus adding a twentieth of its noise while its accountant charges for all of it is the kind of bug a DP
+    audit exists to find: the bound must exceed the claimed epsilon. The honest run at that epsilon does not."""
+    recipe = TrainConfig(**{**DP_RECIPE, "dp_epsilon": 1.0})
+    config = CanaryConfig(kind="gradients", canaries=GRADIENT_CANARIES, seed=1)
+    honest = run_canary_audit(recipe, dp_people, config)
+    assert 0.0 <= honest.epsilon_lower_bound <= honest.dp_epsilon_spent <= 1.0
+    import opacus.optimizers.optimizer as dp_optimizer
+
+    generate = dp_optimizer._generate_noise
+    monkeypatch.setattr(dp_optimizer, "_generate_noise",
+                        lambda std, reference, **kwargs: generate(std / 20, reference, **kwargs))
+    broken = run_canary_audit(recipe, dp_people, config)
+    assert broken.dp_epsilon_spent == honest.dp_epsilon_spent  # the accountant cannot see the bug
+    assert broken.epsilon_lower_bound > 2 * broken.dp_epsilon_spent, broken.guesses
+
+
+def test_gradient_canaries_need_a_dp_sgd_recipe(dp_people: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "config.json"
+    recipe.write_text(json.dumps(asdict(TrainConfig(**DP_RECIPE))))
+    assert main(["dp-audit", "--kind", "gradients", "--recipe", str(recipe), "--data", str(dp_people),
+                 "--out", str(tmp_path / "dp.json")]) == 2
+    err = capsys.readouterr().err
+    assert "field 'dp_epsilon'" in err and str(recipe) in err
+    assert main(["dp-audit", "--kind", "gradients", "--recipe", str(recipe), "--data", str(dp_people),
+                 "--out", str(tmp_path / "dp.json"), "--canaries", "1"]) == 2
+    assert "field 'canaries'" in capsys.readouterr().err
+    assert not (tmp_path / "dp.json").exists()
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------

@@ -9,6 +9,17 @@ an auditor who sees the trained model guesses, for the canaries it is surest abo
 accuracy e^eps / (1 + e^eps): the paper's main theorem, and its p-value algorithm for delta > 0), so many correct
 guesses reject every epsilon below the reported one at the stated confidence.
 
+Two kinds of canaries (`CanaryConfig.kind`):
+
+- "images" (black-box, any recipe): images the recipe never trains on, each with its mask mirrored; the
+  auditor sees only the final model. This is what an outside attacker could do, and on our small models it is
+  weak: a DP-SGD run at epsilon 8 gives a bound of 0.
+- "gradients" (white-box, DP-SGD recipes only): Dirac gradient canaries (models.dp.GradientCanaries), examples
+  whose clipped gradient is the clipping norm on one random parameter coordinate, Poisson-sampled like every
+  example and added before the noise; the auditor sees every noisy gradient. This is the strongest adversary
+  DP-SGD's accounting covers, so its bound is the one that tests the DP implementation and its accountant:
+  a bound above the accountant's epsilon is a bug (tests/test_privacy_canary.py makes one on purpose).
+
 How to read it: `epsilon_lower_bound` >= 0 is what the run provably leaks at least, with probability
 `confidence` over the canaries' coin flips, whatever the model and the data. A private recipe whose accountant
 says epsilon 8 must never give a bound above 8 (that would be a bug in the DP implementation or its
@@ -37,8 +48,17 @@ from segaudit.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
-METHOD = ("one-run canary audit (Steinke, Nasr & Jagielski 2023): m canaries with mirrored masks, each trained "
-          "on w.p. 1/2; top k+ guessed in, bottom k- out; Bonferroni over the guess grid")
+KINDS = ("images", "gradients")
+DEFAULT_CANARIES = {"images": 256, "gradients": 5000}  # images: limited by the split; gradients cost nothing
+METHOD = {
+    "images": ("one-run canary audit (Steinke, Nasr & Jagielski 2023), black-box: m canary images with mirrored "
+               "masks, each trained on w.p. 1/2, scored from the final model; top k+ guessed in, bottom k- out; "
+               "Bonferroni over the guess grid"),
+    "gradients": ("one-run canary audit (Steinke, Nasr & Jagielski 2023), white-box: m Dirac gradient canaries "
+                  "(the clipping norm on one random parameter each), each included w.p. 1/2 and Poisson-sampled "
+                  "like every example before the noise, scored by the sum of the noisy gradients at their "
+                  "coordinates over every step; top k+ guessed in, bottom k- out; Bonferroni over the guess grid"),
+}
 # (k+, k-) as fractions of the m canaries: declared before any score is seen, so choosing the best of them only
 # costs the Bonferroni factor len(grid).
 GUESS_GRID = ((0.1, 0.0), (0.25, 0.0), (0.1, 0.1), (0.25, 0.25), (0.5, 0.5))
@@ -124,19 +144,25 @@ def best_guess_bound(scores: np.ndarray, included: np.ndarray, delta: float, con
 class CanaryConfig:
     """Settings of a one-run canary audit.
 
-    canaries: m, canary images taken from `canary_split` (all of it when it holds fewer). canary_split: images the
-    recipe's training split does not contain ("val" or "test"). guesses: the (k+, k-) grid as fractions of m, fixed
-    before training. confidence: of the reported bound (the grid is Bonferroni-corrected). seed: which images
+    kind: "images" (black-box canary images, any recipe) or "gradients" (white-box Dirac gradient canaries, DP-SGD
+    recipes only); see the module docstring. canaries: m (None: DEFAULT_CANARIES of the kind; canary images are
+    at most the whole of `canary_split`). canary_split: images the recipe's training split does not contain
+    ("val" or "test"; images only). guesses: the (k+, k-) grid as fractions of m, fixed before training.
+    confidence: of the reported bound (the grid is Bonferroni-corrected). seed: which images or coordinates
     become canaries and the coin flips that include them.
     """
 
-    canaries: int = 256
+    kind: str = "images"
+    canaries: int | None = None
     canary_split: str = "val"
     guesses: tuple[tuple[float, float], ...] = GUESS_GRID
     confidence: float = 0.95
     seed: int = 0
 
     def __post_init__(self) -> None:
+        checks.choice(self.kind, KINDS, "kind")
+        if self.canaries is None:
+            object.__setattr__(self, "canaries", DEFAULT_CANARIES[self.kind])
         checks.integer(self.canaries, "canaries", minimum=2)
         checks.choice(self.canary_split, ("val", "test"), "canary_split")
         checks.number(self.confidence, "confidence", 0.5, 1.0, open_low=True, open_high=True)
@@ -172,9 +198,12 @@ class CanaryResult:
     k_minus: int
     dp_epsilon_spent: float | None  # the audit run's accountant (its result.json); None: not a DP run
     dp_epsilon: float | None  # the recipe's target; None: the recipe trains without DP
-    method: str = METHOD
+    kind: str = "images"
+    method: str = METHOD["images"]
     recipe: str = ""
-    canary_split: str = "val"
+    canary_split: str | None = "val"  # None for gradient canaries
+    steps: int | None = None  # gradient canaries: DP-SGD steps observed
+    parameters: int | None = None  # gradient canaries: trainable parameters their coordinates were drawn from
     seed: int = 0
     guesses: list[dict[str, Any]] = field(default_factory=list)  # every (k+, k-) of the grid and its bound
     scores: list[float] = field(default_factory=list)  # per canary, higher = more likely trained on
@@ -190,8 +219,9 @@ class CanaryResult:
         spent = ("the run is not differentially private (no DP-SGD in the recipe)" if self.dp_epsilon_spent is None
                  else f"the run spent epsilon {self.dp_epsilon_spent:.2f} (target {self.dp_epsilon:g}, "
                       f"delta {self.delta:g})")
+        what = "gradient canaries, white-box" if self.kind == "gradients" else "canary images, black-box"
         return (f"epsilon >= {self.epsilon_lower_bound:.2f} at {100 * self.confidence:g} % ({self.v} of {self.r} "
-                f"guesses correct, {self.m} canaries, {self.included} trained on); {spent}")
+                f"guesses correct, {self.m} {what}, {self.included} trained on); {spent}")
 
 
 def run_canary_audit(recipe: str | Path | Any, data_dir: str | Path, config: CanaryConfig | None = None,
@@ -229,6 +259,8 @@ def run_canary_audit(recipe: str | Path | Any, data_dir: str | Path, config: Can
         recipe = read_recipe(recipe_path)
     recipe = replace(recipe, max_minutes=None)  # a run stopped by its clock would train on fewer steps
     package = load_package(data_dir)
+    if config.kind == "gradients":
+        return _gradient_audit(recipe, recipe_path, package, config, work_dir)
     train_rows = _rows(package.split("train"))
     candidates = _rows(package.split(config.canary_split))
     if not train_rows:
@@ -259,9 +291,42 @@ def run_canary_audit(recipe: str | Path | Any, data_dir: str | Path, config: Can
     return CanaryResult(epsilon_lower_bound=bound, confidence=config.confidence, delta=recipe.dp_delta, m=m,
                         included=int(included.sum()), r=best["r"], v=best["v"], k_plus=best["k_plus"],
                         k_minus=best["k_minus"], dp_epsilon_spent=None if spent is None else float(spent),
-                        dp_epsilon=recipe.dp_epsilon, recipe=str(recipe_path or ""), canary_split=config.canary_split,
+                        dp_epsilon=recipe.dp_epsilon, kind="images", method=METHOD["images"],
+                        recipe=str(recipe_path or ""), canary_split=config.canary_split,
                         seed=config.seed, guesses=rows, scores=[float(s) for s in scores],
                         canary_ids=[row["id"] for row in canaries], canary_included=[bool(i) for i in included])
+
+
+def _gradient_audit(recipe: Any, recipe_path: Path | None, package: Any, config: CanaryConfig,
+                    work_dir: str | Path | None) -> CanaryResult:
+    """One DP-SGD run of the recipe on its own package with m Dirac gradient canaries (models.dp), scored by the
+    noisy gradient sums the white-box auditor saw, and the bound from them."""
+    from segaudit.models.dp import GradientCanaries
+
+    if recipe.dp_epsilon is None:
+        raise InputError("gradient canaries audit DP-SGD's clipping and noise, and this recipe trains without DP "
+                         "(no dp_epsilon); audit it with canary images (kind 'images')", path=recipe_path,
+                         field="dp_epsilon")
+    if not len(package.split("train")):
+        raise InputError("the package has no 'train' images for the recipe to train on", path=package.manifest_path,
+                         field="split")
+    canaries = GradientCanaries(config.canaries, seed=config.seed)
+    with _work_folder(work_dir) as folder:
+        log.info("training %s once with DP-SGD and %d gradient canaries (in %s)", recipe.model, config.canaries,
+                 folder)
+        _quiet_train(package, folder / "run", recipe, canaries)
+        trained = json.loads((folder / "run" / "result.json").read_text())
+    bound, best, rows = best_guess_bound(canaries.observed, canaries.included, recipe.dp_delta, config.confidence,
+                                         config.guesses)
+    return CanaryResult(epsilon_lower_bound=bound, confidence=config.confidence, delta=recipe.dp_delta,
+                        m=config.canaries, included=int(canaries.included.sum()), r=best["r"], v=best["v"],
+                        k_plus=best["k_plus"], k_minus=best["k_minus"],
+                        dp_epsilon_spent=float(trained["dp_epsilon_spent"]), dp_epsilon=recipe.dp_epsilon,
+                        kind="gradients", method=METHOD["gradients"], recipe=str(recipe_path or ""),
+                        canary_split=None, steps=canaries.steps, parameters=canaries.parameters, seed=config.seed,
+                        guesses=rows, scores=[float(s) for s in canaries.observed],
+                        canary_ids=[f"parameter-{int(c)}" for c in canaries.coordinates],
+                        canary_included=[bool(i) for i in canaries.included])
 
 
 def mirror_mask(mask: np.ndarray) -> np.ndarray:
@@ -325,12 +390,12 @@ def _write_package(source: Any, data: Path, train_rows: list[dict[str, str]], ca
         writer.writerows(manifest)
 
 
-def _quiet_train(data: Path, run: Path, recipe: Any) -> None:
+def _quiet_train(data: Any, run: Path, recipe: Any, canaries: Any = None) -> None:
     """The recipe's training without its per-epoch log lines (the audit prints its own summary)."""
     from segaudit.models.train import quiet_training, train
 
     with quiet_training():
-        train(data, run, recipe)
+        train(data, run, recipe, canaries=canaries)
 
 
 def _score(checkpoint: Path, package: Any, canaries: list[dict[str, str]]) -> np.ndarray:
