@@ -57,3 +57,22 @@ def test_privacy_population_none_is_the_word_not_an_option_left_out() -> None:
     assert privacy_config(build_parser().parse_args(MINIMAL["privacy"])) == PrivacyConfig()
     args = build_parser().parse_args([*MINIMAL["privacy"], "--population-split", "none"])
     assert privacy_config(args).population_split is None
+
+
+@pytest.mark.parametrize("command", ["privacy", "audit"])
+def test_shadows_failed_for_good_is_exit_4_with_the_rerun_hint(command: str, monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import segaudit.app.full_audit as whole_audit
+    import segaudit.audit.privacy as privacy
+    from segaudit.app.cli.main import main
+    from segaudit.audit.privacy.executors import ShadowFailure, ShadowsFailed
+
+    def fail(*args, **kwargs):
+        raise ShadowsFailed([ShadowFailure(2, "abc123", "node lost")], 4, tmp_path / "cache")
+
+    monkeypatch.setattr(privacy, "run_privacy_audit", fail)
+    monkeypatch.setattr(whole_audit, "run_audit", fail)
+    assert main([*MINIMAL[command][:-1], str(tmp_path / "out")]) == 4
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("segaudit: error: 1 of 4 shadow models failed: shadow 2 (key abc123): node lost")
+    assert "run the same command again to resume" in error and not (tmp_path / "out").exists()

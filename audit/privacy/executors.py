@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segaudit.core.errors import InputError
+from segaudit.core.errors import InputError, PartialFailure
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -101,7 +101,7 @@ class ShadowFailure:
     error: str
 
 
-class ShadowsFailed(RuntimeError):
+class ShadowsFailed(PartialFailure):
     """Some shadows failed for good (the others are cached): "k of K failed", with their keys."""
 
     def __init__(self, failures: list[ShadowFailure], total: int, cache: str | Path) -> None:

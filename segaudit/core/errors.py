@@ -1,4 +1,4 @@
-"""The one error type for bad user input; the CLI turns it into exit code 2."""
+"""The error types the CLI maps to exit codes: bad user input (2) and work that partly failed and can be resumed (4)."""
 
 from __future__ import annotations
 
@@ -34,3 +34,12 @@ class InputError(Exception):
         if self.field is not None:
             where.append(f"field '{self.field}'")
         return f"{': '.join(where)}: {self.message}" if where else self.message
+
+
+class PartialFailure(Exception):
+    """Work that failed in part for reasons outside the input (a worker or a cluster node died for good) while
+    the rest is kept, so that running the same command again resumes it.
+
+    Library code raises a subclass (e.g. audit.privacy.executors.ShadowsFailed); `segaudit` prints the message
+    and exits with code 4.
+    """

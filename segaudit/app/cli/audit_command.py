@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from segaudit.app.audit_config import AuditConfig
-from segaudit.app.cli.privacy_command import EXIT_SHADOWS_FAILED, add_executor_options, shadows_failed_exit
+from segaudit.app.cli.privacy_command import add_executor_options
 from segaudit.app.cli.settings import default, given
 from segaudit.audit.fairness.config import FairnessConfig
 from segaudit.audit.privacy.config import PrivacyConfig
@@ -109,10 +109,7 @@ def run_audit_command(args: argparse.Namespace) -> int:
                          facts=args.card_facts, dataset_facts=args.dataset_facts, templates=args.templates,
                          recipe=args.recipe, report=not args.no_report)
     command = shlex.join(["segaudit", *getattr(args, "argv", sys.argv[1:])])
-    with shadows_failed_exit() as failed:
-        audit = run_audit(args.model, args.data, args.out, config, command=command, progress=True)
-    if failed:
-        return EXIT_SHADOWS_FAILED
+    audit = run_audit(args.model, args.data, args.out, config, command=command, progress=True)
     _summary(audit, args.out)
     return 0
 

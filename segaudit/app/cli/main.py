@@ -35,10 +35,11 @@ from segaudit.app.cli import (
     quantize_command,
 )
 from segaudit.audit import __version__
-from segaudit.core.errors import InputError
+from segaudit.core.errors import InputError, PartialFailure
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_PARTIAL_FAILURE = 4  # e.g. k of K shadow models failed for good; a rerun resumes
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -108,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"segaudit: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except PartialFailure as error:
+        print(f"segaudit: error: {error}", file=sys.stderr)
+        return EXIT_PARTIAL_FAILURE
     except OSError as error:
         if error.filename is None:  # no file named: not something the user can fix by pointing elsewhere
             return _internal_error(args.argv, error)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from segaudit.app.cli.settings import default, given
@@ -153,19 +150,13 @@ def run_privacy(args: argparse.Namespace) -> int:
     labels = [label for label, _ in args.compare]
     if len(set(labels)) != len(labels) or "target" in labels:
         raise InputError(f"--compare labels must be unique and not 'target', got {labels}", field="--compare")
-    with shadows_failed_exit() as failed:
-        result = run_privacy_audit(args.model, args.data, config, recipe=args.recipe, progress=True)
-        compared = {label: run_privacy_audit(model, args.data, config, progress=True)
-                    for label, model in args.compare}
-    if failed:
-        return EXIT_SHADOWS_FAILED
+    result = run_privacy_audit(args.model, args.data, config, recipe=args.recipe, progress=True)
+    compared = {label: run_privacy_audit(model, args.data, config, progress=True) for label, model in args.compare}
     write_outputs(result, args.out, compared, plots=not args.no_plots)
     _print_summary(result, compared)
     print(f"wrote {args.out}/privacy.json, comparison.csv, scores.csv" + ("" if args.no_plots else ", roc.png"))
     return 0
 
-
-EXIT_SHADOWS_FAILED = 4
 
 
 def add_executor_options(group: argparse._ArgumentGroup) -> None:
@@ -177,20 +168,6 @@ def add_executor_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                        help="the Ray cluster of --executor ray (default $RAY_ADDRESS; without it, a Ray started on "
                             "this machine)")
-
-
-@contextlib.contextmanager
-def shadows_failed_exit() -> Iterator[list[BaseException]]:
-    """Turn `ShadowsFailed` into the one-line report "k of K failed" on stderr; the list it yields holds the
-    error when one happened (the caller then exits with EXIT_SHADOWS_FAILED)."""
-    from segaudit.audit.privacy.executors import ShadowsFailed
-
-    failed: list[BaseException] = []
-    try:
-        yield failed
-    except ShadowsFailed as error:
-        print(f"segaudit: error: {error}", file=sys.stderr)
-        failed.append(error)
 
 
 def privacy_config(args: argparse.Namespace) -> PrivacyConfig:
