@@ -33,7 +33,7 @@ def test_every_command_has_help(path: tuple[str, ...], capsys) -> None:
 def test_synth_check_preview_derive_chain(tmp_path: Path, capsys) -> None:
     out = tmp_path / "people"
     assert main(["data", "synth", "--out", str(out), "--n", "12", "--size", "64", "--seed", "3",
-                 "--skew-train", "--workers", "1"]) == 0
+                 "--skew-train", "--skew-test", "--workers", "1"]) == 0
     assert main(["data", "check", str(out)]) == 0
     assert "skin_tone (ordinal)" in capsys.readouterr().out
     assert main(["data", "preview", str(out), "--out", str(tmp_path / "sheet.png"), "--n", "4"]) == 0
@@ -51,6 +51,8 @@ def test_synth_refuses_bad_arguments_with_exit_2(tmp_path: Path, capsys) -> None
     weights.write_text("train: {skin_tone: {monk_01: -1}}\n")
     assert main(["data", "synth", "--out", str(tmp_path / "c"), "--n", "4", "--weights", str(weights)]) == 2
     assert "w.yaml" in capsys.readouterr().err
+    assert main(["data", "synth", "--out", str(tmp_path / "e"), "--n", "4", "--skew-test"]) == 2
+    assert "field '--skew-test'" in capsys.readouterr().err and not (tmp_path / "e").exists()
     with pytest.raises(SystemExit) as exit_info:
         main(["data", "synth", "--out", str(tmp_path / "d"), "--split", "0.5,0.5"])
     assert exit_info.value.code == 2

@@ -9,7 +9,7 @@ import pytest
 
 from segaudit.core.errors import InputError
 from segaudit.models.data.package import load_package
-from segaudit.models.data.synth import LABEL_SETS, SKEWED_TRAIN, synthesize
+from segaudit.models.data.synth import LABEL_SETS, SKEWED_TRAIN, SKEWED_TRAIN_AND_TEST, synthesize
 from segaudit.models.data.synth.attributes import ATTRIBUTES, check_group_weights
 from segaudit.models.data.synth.generate import assign_splits
 from segaudit.models.data.synth.render import render_sample
@@ -132,6 +132,9 @@ def test_skewed_train_preset_leaves_few_dark_tones_in_train_only() -> None:
     dark = [tones.index(t) for t in DARK]
     assert probabilities["train"]["skin_tone"][dark].sum() < 0.08
     assert probabilities["test"]["skin_tone"][dark].sum() == pytest.approx(0.3)
+    both = check_group_weights(SKEWED_TRAIN_AND_TEST)  # members and non-members of one composition
+    np.testing.assert_array_equal(both["test"]["skin_tone"], probabilities["train"]["skin_tone"])
+    assert both["val"]["skin_tone"][dark].sum() == pytest.approx(0.3)
 
 
 def test_render_is_exact_mask_and_antialiased_image() -> None:

@@ -57,6 +57,11 @@ SKEWED_TRAIN: dict[str, dict[str, dict[str, float]]] = {
 }
 """Preset: the training split holds few people with the darkest Monk tones (about 5% instead of 30%)."""
 
+SKEWED_TRAIN_AND_TEST: dict[str, dict[str, dict[str, float]]] = {**SKEWED_TRAIN, "test": SKEWED_TRAIN["train"]}
+"""Preset: the test split drawn with the training split's skew, so that a privacy audit's members (train) and
+non-members (test) share one composition by design rather than by subsampling; the fairness audit of such a
+test split has fewer dark-tone images to measure."""
+
 Weights = dict[str, dict[str, dict[str, float]]]
 
 

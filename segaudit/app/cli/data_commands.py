@@ -46,6 +46,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="sample few dark Monk tones (monk_08..10) into train, the way real data is skewed")
     skew.add_argument("--weights", type=Path, metavar="YAML",
                       help="per-group sampling weights: {split: {attribute: {value: weight}}}")
+    synth.add_argument("--skew-test", action="store_true",
+                       help="with --skew-train: draw the test split with the same skew, so that a privacy audit's "
+                       "members (train) and non-members (test) share one composition by design instead of by "
+                       "subsampling (the fairness audit then has fewer dark-tone test images)")
     synth.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing package at --out")
     synth.add_argument("--crowd", action="store_true",
@@ -159,11 +163,15 @@ def _print_attributes(attributes: dict, splits: dict, derived: set[str], prefix:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from segaudit.models.data.synth import SKEWED_TRAIN, synthesize
+    from segaudit.models.data.synth import SKEWED_TRAIN, SKEWED_TRAIN_AND_TEST, synthesize
 
     if args.crowd:
         return _run_crowd(args)
-    weights = SKEWED_TRAIN if args.skew_train else _load_weights(args.weights) if args.weights else None
+    if args.skew_test and not args.skew_train:
+        raise InputError("--skew-test draws the test split with the training skew, so it needs --skew-train",
+                         field="--skew-test")
+    preset = SKEWED_TRAIN_AND_TEST if args.skew_test else SKEWED_TRAIN
+    weights = preset if args.skew_train else _load_weights(args.weights) if args.weights else None
     out = synthesize(args.out, n=args.n, seed=args.seed, size=args.size, label_set=args.labels,
                      split_fractions=args.split, group_weights=weights, workers=args.workers,
                      overwrite=args.overwrite, progress=True)
@@ -176,7 +184,8 @@ def _run_crowd(args: argparse.Namespace) -> int:
     from segaudit.models.data.synth.crowd import synthesize_crowd
 
     refused = [flag for flag, given in (("--labels fashion", args.labels == "fashion"),
-                                        ("--skew-train", args.skew_train), ("--weights", args.weights is not None))
+                                        ("--skew-train", args.skew_train), ("--skew-test", args.skew_test),
+                                        ("--weights", args.weights is not None))
                if given]
     if refused:
         raise InputError(f"--crowd cannot be combined with {', '.join(refused)}: crowd scenes are labelled "
