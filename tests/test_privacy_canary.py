@@ -282,6 +282,12 @@ def test_gradient_canaries_need_a_dp_sgd_recipe(dp_people: Path, tmp_path: Path,
     assert main(["dp-audit", "--kind", "gradients", "--recipe", str(recipe), "--data", str(dp_people),
                  "--out", str(tmp_path / "dp.json"), "--canaries", "1"]) == 2
     assert "field 'canaries'" in capsys.readouterr().err
+    # more canaries than the model has parameters: refused when the run starts, before any step
+    recipe.write_text(json.dumps(asdict(TrainConfig(**{**DP_RECIPE, "dp_epsilon": 8.0}))))
+    assert main(["dp-audit", "--kind", "gradients", "--recipe", str(recipe), "--data", str(dp_people),
+                 "--out", str(tmp_path / "dp.json"), "--canaries", "1000000"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'canaries'" in err and "trainable parameters" in err
     assert not (tmp_path / "dp.json").exists()
 
 

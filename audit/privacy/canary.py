@@ -307,9 +307,6 @@ def _gradient_audit(recipe: Any, recipe_path: Path | None, package: Any, config:
         raise InputError("gradient canaries audit DP-SGD's clipping and noise, and this recipe trains without DP "
                          "(no dp_epsilon); audit it with canary images (kind 'images')", path=recipe_path,
                          field="dp_epsilon")
-    if not len(package.split("train")):
-        raise InputError("the package has no 'train' images for the recipe to train on", path=package.manifest_path,
-                         field="split")
     canaries = GradientCanaries(config.canaries, seed=config.seed)
     with _work_folder(work_dir) as folder:
         log.info("training %s once with DP-SGD and %d gradient canaries (in %s)", recipe.model, config.canaries,

@@ -17,20 +17,19 @@ from ONE extra training run (Steinke, Nasr & Jagielski 2023, "Privacy auditing w
 Two kinds of canaries (--kind):
 
 images (default; any recipe, black-box: the auditor sees only the trained model). Takes --canaries images the
-recipe never trains on (--canary-split), mirrors each one's mask
-(the person labelled where their mirror image would stand: a label only memorising that image can fit), flips a
-fair coin per canary to put it into the training set or not, trains the recipe (--recipe, a run's config.json,
-with its DP-SGD settings if it has any) once on its training images plus the chosen canaries, and then guesses
-from the trained model which canaries were in: "in" for the ones whose mirrored mask it finds most likely, "out"
-for the least likely, abstaining on the rest. What an outside attacker could do; on small models weak (a
-DP-SGD run at epsilon 8 gives 0).
+recipe never trains on (--canary-split), mirrors each one's mask (the person labelled where their mirror image
+would stand: a label only memorising that image can fit), flips a fair coin per canary to put it into the
+training set or not, trains the recipe (--recipe, a run's config.json, with its DP-SGD settings if it has any)
+once on its training images plus the chosen canaries, and then guesses from the trained model which canaries
+were in: "in" for the ones whose mirrored mask it finds most likely, "out" for the least likely, abstaining on
+the rest. What an outside attacker could do; on small models weak (a DP-SGD run at epsilon 8 gives 0).
 
 gradients (DP-SGD recipes only, white-box: the auditor sees every noisy gradient of the run). Draws --canaries
 random coordinates of the model's parameters; each canary is an extra example whose clipped gradient is the
 clipping norm on its coordinate, put into the run on a fair coin and then Poisson-sampled into each step like
 every example, before Opacus adds the noise. The guess ranks the canaries by the sum of the noisy gradients at
 their coordinates. This is the strongest adversary DP-SGD's guarantee covers, so it is the audit of the DP
-implementation and its accountant (a SINet recipe at epsilon 8 gives about 1.5-2.4; see the README).
+implementation and its accountant (a SINet recipe at epsilon 8 gives about 1.6-2.6; see the README).
 
 Why the bound is valid: if training is (epsilon, delta)-DP, each guess is right with probability at most
 e^eps / (1 + e^eps), whatever the data, model and scoring. So many right guesses are unlikely under every small
@@ -53,7 +52,7 @@ one line. Exit code 0, 2 on bad input (the file or field named)."""
 EPILOG = """\
 examples:
   segaudit dp-audit --recipe runs/sinet-dp/config.json --data data/people --out reports/dp-audit.json
-  segaudit dp-audit --kind gradients --recipe runs/sinet-dp/config.json --data data/people \
+  segaudit dp-audit --kind gradients --recipe runs/sinet-dp/config.json --data data/people \\
       --out reports/dp-audit-white-box.json
   segaudit dp-audit --recipe runs/sinet/config.json --data data/people --canaries 512 --seed 1 \\
       --work runs/dp-audit --out reports/dp-audit-sinet.json"""

@@ -158,7 +158,6 @@ def run_privacy(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def add_executor_options(group: argparse._ArgumentGroup) -> None:
     """--executor and --ray-address (shared by privacy, audit and demo)."""
     group.add_argument("--executor", choices=EXECUTORS, default=None,
