@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 
 import jinja2
@@ -19,21 +18,13 @@ from segaudit.cards.front_matter import parse_front_matter
 from segaudit.cards.results import by_group_document
 from segaudit.cards.schemas import MODEL_FACTS
 from segaudit.core.errors import InputError
+from tests.headings import headings, missing_in_order
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_SEED = REPO.parent / "shared" / "seeds" / "alisnet-model-card.md"
 SEED_COPY = REPO / "tests" / "fixtures" / "alisnet-model-card.seed.md"
 AUDIT = REPO / "reports" / "alisnet" / "audit.json"
 FACTS = REPO / "cards" / "alisnet.yaml"
-
-
-def headings(markdown: str) -> list[str]:
-    """'## Title' lines outside front matter, HTML comments and code fences, whitespace normalised."""
-    if markdown.startswith("---\n"):
-        markdown = parse_front_matter(markdown)[1]
-    markdown = re.sub(r"<!--.*?-->", "", markdown, flags=re.S)
-    markdown = re.sub(r"```.*?```", "", markdown, flags=re.S)
-    return [" ".join(line.split()) for line in markdown.splitlines() if re.match(r"#{1,6} ", line)]
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +60,12 @@ EXAMPLE_RENAMED = {
 """The example's headings under the names the documented template gives the same sections."""
 
 
-def in_order(expected: list[str], got: list[str]) -> list[str]:
-    """The headings of `expected` that `got` lacks in that order (empty: `expected` is a subsequence of `got`)."""
-    rest = iter(got)
-    return [h for h in expected if h not in rest]
-
-
 def test_the_alisnet_examples_sections_stay_recognisable(seed, audit, facts):
     """The card renders the whole template (tests/test_card_template.py); the example's sections are all there,
     in the example's order, under the template's names where the two differ."""
     expected = [EXAMPLE_RENAMED.get(h, h) for h in headings(seed)]
     assert len(expected) == 27  # the parser found the example's sections
-    assert in_order(expected, headings(render_model_card(audit, facts))) == []
+    assert missing_in_order(expected, headings(render_model_card(audit, facts))) == []
 
 
 def test_section_structure_holds_for_any_facts(audit, facts):
